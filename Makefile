@@ -1,0 +1,41 @@
+# rollup: top-level targets. The PGXS build itself lives in build.mk.
+#   make            build rollup.so and the install script
+#   make install    install into the PostgreSQL that pg_config names (as root)
+#   make check      install missing packages, build, Catch2 unit tests, then pg_regress + isolation
+#                   specs on a coordinator and two workers started on loopback (the CI command)
+#   make demo       the tutorial end to end on a local cluster (NODES=2 adds two workers)
+#   make bench      the benchmark harness (bench/)
+PG_CONFIG ?= pg_config
+BUILD = $(MAKE) -f build.mk PG_CONFIG=$(PG_CONFIG)
+
+.PHONY: all install uninstall clean deps unit check demo bench
+all:
+	$(BUILD) all
+install: all
+	$(BUILD) install
+uninstall:
+	$(BUILD) uninstall
+clean:
+	$(BUILD) clean
+	rm -rf build
+
+deps:
+	@bash scripts/install-deps.sh
+
+unit: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build -j2
+	cd build && ctest --output-on-failure
+
+check: deps
+	$(BUILD) all -j2
+	$(MAKE) unit
+	bash test/run_tests.sh
+
+demo: deps
+	$(BUILD) all -j2
+	bash scripts/demo.sh
+
+bench: deps
+	$(BUILD) all -j2
+	bash bench/run.sh
