@@ -189,11 +189,30 @@ void subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransacti
     if (event != SUBXACT_EVENT_ABORT_SUB) return;
     // Remote work done inside the aborted subtransaction cannot be undone on its own: make sure
     // the transaction cannot commit it by mistake.
-    for (conn::Connection *c : conn::all())
+    std::vector<conn::Connection *> drop;
+    for (conn::Connection *c : conn::all()) {
         if (c->xact != conn::RemoteXact::None && c->wrote && write_subxact >= mySubid) {
             poisoned = true;
             poison_reason = "a subtransaction that wrote to distributed tables was rolled back";
         }
+        // A remote transaction that only read and failed in this subtransaction (ROLLBACK TO
+        // SAVEPOINT after a remote error) holds nothing worth keeping: end it, so that the outer
+        // transaction can go on and commit; the next statement begins a fresh one.
+        if (c->xact == conn::RemoteXact::Failed && !c->wrote && c->pg) {
+            PQsetnonblocking(c->pg, 0);
+            PGresult *res = PQexec(c->pg, "ROLLBACK");
+            bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+            if (res) PQclear(res);
+            if (ok)
+                c->xact = conn::RemoteXact::None;
+            else
+                drop.push_back(c);
+        }
+    }
+    for (conn::Connection *c : drop) {
+        c->xact = conn::RemoteXact::None;
+        conn::discard(*c);
+    }
 }
 
 }  // namespace
