@@ -52,6 +52,8 @@ PGconn *connect(const metadata::NodeInfo &node) {
     add("application_name", "rollup");
     add("connect_timeout", std::to_string(connect_timeout_guc));
     add("client_encoding", GetDatabaseEncodingName());
+    // Values cross the wire as text: make the node print them in a form we parse exactly.
+    add("options", "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3");
     if (node_conninfo_guc && node_conninfo_guc[0]) {
         char *err = nullptr;
         PQconninfoOption *opts = PQconninfoParse(node_conninfo_guc, &err);
@@ -183,6 +185,29 @@ void exec_control(Connection &c, const std::string &sql) {
 }
 
 int max_connections_per_node() { return max_per_node_guc; }
+
+std::string session_sync_sql(Connection &c) {
+    const char *tz = pg_get_timezone_name(session_timezone);
+    if (!tz || c.timezone == tz) return {};
+    c.timezone = tz;
+    std::string lit = pg::call([&] { return quote_literal_cstr(tz); });
+    return "SET TimeZone TO " + lit + ";";
+}
+
+CanonicalOutputStyle::CanonicalOutputStyle()
+    : date_style(DateStyle), date_order(DateOrder), interval_style(IntervalStyle), float_digits(extra_float_digits) {
+    DateStyle = USE_ISO_DATES;
+    DateOrder = DATEORDER_YMD;
+    IntervalStyle = INTSTYLE_POSTGRES;
+    extra_float_digits = 3;
+}
+
+CanonicalOutputStyle::~CanonicalOutputStyle() {
+    DateStyle = date_style;
+    DateOrder = date_order;
+    IntervalStyle = interval_style;
+    extra_float_digits = float_digits;
+}
 
 void define_gucs() {
     DefineCustomStringVariable("rollup.node_conninfo", "Extra libpq options for connections to nodes.",

@@ -24,6 +24,19 @@ struct Connection {
     bool claimed = false;   // a statement is using it right now
     std::string gid;        // set while prepared
     std::string address;    // host:port, for messages
+    std::string timezone;   // TimeZone last sent to the node's session
+};
+
+// SQL to send before a statement so that the node's session evaluates like ours (TimeZone);
+// empty when nothing changed. Each statement in it yields one extra result.
+std::string session_sync_sql(Connection &c);
+
+// Text output of values in a style every node reads back exactly (ISO dates, postgres intervals,
+// round-trip floats), whatever the user's DateStyle: hold one while formatting values for a node.
+struct CanonicalOutputStyle {
+    CanonicalOutputStyle();
+    ~CanonicalOutputStyle();
+    int date_style, date_order, interval_style, float_digits;
 };
 
 // Returns a connected connection (connecting, blocking, if needed).

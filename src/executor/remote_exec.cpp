@@ -100,6 +100,11 @@ void execute(std::vector<Task> &tasks) {
             l.skip_results = 1;
             l.c->xact = conn::RemoteXact::Begun;
         }
+        std::string sync = conn::session_sync_sql(*l.c);
+        if (!sync.empty()) {
+            sql += sync;
+            l.skip_results++;
+        }
         sql += t->sql;
         if (t->write) {
             l.c->wrote = true;
@@ -158,7 +163,7 @@ void execute(std::vector<Task> &tasks) {
                 continue;
             }
             ExecStatusType st = PQresultStatus(res);
-            if (l.skip_results > 0 && st == PGRES_COMMAND_OK) {
+            if (l.skip_results > 0 && st == PGRES_COMMAND_OK) {  // BEGIN, SET
                 l.skip_results--;
                 PQclear(res);
                 if (l.skip_results == 0 && l.current->single_row) {

@@ -24,6 +24,8 @@ conn::Connection &connection_for_write(int nodeid) {
         conn::exec_control(c, "BEGIN ISOLATION LEVEL READ COMMITTED");
         c.xact = conn::RemoteXact::Begun;
     }
+    std::string sync = conn::session_sync_sql(c);
+    if (!sync.empty()) conn::exec_control(c, sync);
     c.wrote = true;
     xact::note_write();
     return c;
@@ -73,6 +75,7 @@ int ShardCopySink::add(const Datum *values, const bool *nulls) {
                       "", "Every row of a distributed table needs a value in its distribution column.");
     int idx = metadata::shard_index_for_value(table_, values[dist_att]);
     std::string &buf = buffers_[idx];
+    conn::CanonicalOutputStyle style;
     for (size_t i = 0; i < attnums_.size(); i++) {
         if (i) buf += '\t';
         int a = attnums_[i] - 1;
