@@ -25,6 +25,8 @@ struct Connection {
     std::string gid;        // set while prepared
     std::string address;    // host:port, for messages
     std::string timezone;   // TimeZone last sent to the node's session
+    SubTransactionId begun_subxact = InvalidSubTransactionId;  // where the remote BEGIN happened
+    std::vector<SubTransactionId> savepoints;                   // remote savepoints, innermost last
 };
 
 // SQL to send before a statement so that the node's session evaluates like ours (TimeZone);

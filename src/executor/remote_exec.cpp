@@ -99,6 +99,7 @@ void execute(std::vector<Task> &tasks) {
             sql = "BEGIN ISOLATION LEVEL READ COMMITTED;";
             l.skip_results = 1;
             l.c->xact = conn::RemoteXact::Begun;
+            xact::note_begin(*l.c);
         }
         std::string sync = conn::session_sync_sql(*l.c);
         if (!sync.empty()) {
@@ -106,10 +107,7 @@ void execute(std::vector<Task> &tasks) {
             l.skip_results++;
         }
         sql += t->sql;
-        if (t->write) {
-            l.c->wrote = true;
-            xact::note_write();
-        }
+        if (t->write) l.c->wrote = true;
         if (!PQsendQuery(l.c->pg, sql.c_str())) conn::throw_remote_error(*l.c, nullptr);
         if (t->single_row && l.skip_results == 0) PQsetSingleRowMode(l.c->pg);
         l.current = t;

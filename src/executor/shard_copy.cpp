@@ -23,11 +23,11 @@ conn::Connection &connection_for_write(int nodeid) {
         PQsetnonblocking(c.pg, 0);
         conn::exec_control(c, "BEGIN ISOLATION LEVEL READ COMMITTED");
         c.xact = conn::RemoteXact::Begun;
+        xact::note_begin(c);
     }
     std::string sync = conn::session_sync_sql(c);
     if (!sync.empty()) conn::exec_control(c, sync);
     c.wrote = true;
-    xact::note_write();
     return c;
 }
 
