@@ -27,9 +27,8 @@ void send_or_throw(conn::Connection &c, const std::string &sql) {
 
 // Collects every result of the last query; throws the first error.
 void finish_or_throw(conn::Connection &c) {
-    PQsetnonblocking(c.pg, 0);
     PGresult *err = nullptr;
-    while (PGresult *res = PQgetResult(c.pg)) {
+    while (PGresult *res = conn::get_result(c)) {
         ExecStatusType st = PQresultStatus(res);
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !err)
             err = res;
