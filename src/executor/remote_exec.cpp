@@ -278,4 +278,16 @@ void execute_on_nodes(const std::vector<int> &nodeids, const std::string &sql, b
     execute(tasks);
 }
 
+void execute_per_node(const std::map<int, std::string> &sql_by_node, bool write) {
+    std::vector<Task> tasks;
+    for (const auto &kv : sql_by_node) {
+        Task t;
+        t.nodeid = kv.first;
+        t.sql = kv.second;
+        t.write = write;
+        tasks.push_back(std::move(t));
+    }
+    execute(tasks);
+}
+
 }  // namespace rollup::exec
