@@ -61,8 +61,8 @@ SELECT rollup.open_connection_count() = :baseline AS no_connection_left;
 
 -- 7. Inside a transaction block: the error aborts the transaction as usual, ROLLBACK recovers, and
 --    the same holds inside a savepoint: the subtransaction is rolled back, the outer one goes on and
---    commits, even when the error came from a worker (its remote transaction, which had only read,
---    is ended with the subtransaction).
+--    commits, even when the error came from a worker (its remote transaction is rolled back to
+--    the matching remote savepoint).
 BEGIN;
 SELECT rollup.test_error('cpp');
 ROLLBACK;
