@@ -353,14 +353,14 @@ int64_t Schedule::next_after(int64_t after, const TimeZone &tz, int64_t anchor) 
 
         // The instants whose wall-clock time is w: 0 (in a spring-forward gap), 1, or 2 (fall-back).
         const int64_t offs[3] = {tz.utc_offset(w - 86400), tz.utc_offset(w), tz.utc_offset(w + 86400)};
-        int64_t inst[3];
-        int n = 0;
+        std::vector<int64_t> inst;
         for (int64_t o : offs) {
             int64_t u = w - o;
-            if (u + tz.utc_offset(u) != w) continue;
-            if (std::find(inst, inst + n, u) == inst + n) inst[n++] = u;
+            if (u + tz.utc_offset(u) == w && std::find(inst.begin(), inst.end(), u) == inst.end())
+                inst.push_back(u);
         }
-        std::sort(inst, inst + n);
+        std::sort(inst.begin(), inst.end());
+        const size_t n = inst.size();
         auto consider = [&](int64_t u) {
             if (u > after && (best == kNever || u < best)) {
                 best = u;
@@ -369,7 +369,7 @@ int64_t Schedule::next_after(int64_t after, const TimeZone &tz, int64_t anchor) 
         };
         if (n > 0) {
             consider(inst[0]);                        // the first pass always fires
-            if (cron_.wildcard) for (int i = 1; i < n; i++) consider(inst[i]);
+            if (cron_.wildcard) for (size_t i = 1; i < n; i++) consider(inst[i]);
         } else if (!cron_.wildcard) {
             // In a gap: fire at the transition, the first instant after the skipped wall-clock time.
             int64_t before = tz.utc_offset(w - 86400);
