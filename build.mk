@@ -15,7 +15,7 @@ PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-cast-function-type -MMD -MP
 SHLIB_LINK  = -L$(shell $(PG_CONFIG) --libdir) -lpq -lstdc++
 # Debian's PostgreSQL is built with LLVM; its bitcode rule ignores PG_CXXFLAGS. We do not ship bitcode.
-with_llvm = no
+override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -1,13 +1,26 @@
-// Module entry: PG_MODULE_MAGIC and _PG_init.
+// Module entry: PG_MODULE_MAGIC, GUCs, hooks, callbacks, background workers.
+#include "commands/commands.hpp"
+#include "connection/connection_pool.hpp"
+#include "metadata/metadata_cache.hpp"
+#include "planner/hooks.hpp"
 #include "scheduler/scheduler.hpp"
-
-#include "pg/guard.hpp"
+#include "transaction/remote_transaction.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
-PGDLLEXPORT void _PG_init(void);
+void _PG_init(void);
 }
 
 extern "C" void _PG_init(void) {
-    rollup::pg::guard([] { rollup::scheduler::init(); });
+    using namespace rollup;
+    DefineCustomIntVariable("rollup.shard_count", "Shards of a newly distributed table (default of create_distributed_table).",
+                            NULL, &commands::default_shard_count, 32, 1, 64000, PGC_USERSET, 0, NULL, NULL, NULL);
+    DefineCustomIntVariable("rollup.next_shard_id", "If set, the next shard id to use (deterministic ids for tests).",
+                            NULL, &commands::next_shard_id, 0, 0, INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
+    conn::define_gucs();
+    hooks::init();
+    scheduler::init();
+    MarkGUCPrefixReserved("rollup");
+    metadata::register_callbacks();
+    xact::register_callbacks();
 }

@@ -71,8 +71,9 @@ auto call(Fn &&fn) -> decltype(fn()) {
         if (edata) throw_captured(edata);
     } else {
         R result{};
+        R *volatile out = &result;  // lives in memory, not in a register clobbered by longjmp
         PG_TRY();
-        { result = fn(); }
+        { *out = fn(); }
         PG_CATCH();
         { edata = capture_error(oldcxt); }
         PG_END_TRY();

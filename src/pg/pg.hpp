@@ -3,6 +3,24 @@
 // and c.h defines Max, Min, Abs, _, likely.
 #pragma once
 #define ROLLUP_PG_HEADERS_INCLUDED 1
+// Every std header the project uses, first, so that a later #include of one is a no-op.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
@@ -10,6 +28,7 @@ extern "C" {
 #include "funcapi.h"
 #include "pgstat.h"
 #include "access/genam.h"
+#include "access/hash.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
@@ -24,6 +43,8 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_proc.h"
@@ -31,6 +52,9 @@ extern "C" {
 #include "commands/copy.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
+#include "commands/event_trigger.h"
+#include "commands/dbcommands.h"
+#include "mb/pg_wchar.h"
 #include "commands/tablecmds.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
@@ -59,6 +83,7 @@ extern "C" {
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -77,4 +102,9 @@ extern "C" {
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
+#include "utils/varlena.h"
+#include "utils/regproc.h"
+#include "rewrite/rewriteHandler.h"
+#include "executor/execdesc.h"
+#include "utils/tuplestore.h"
 }

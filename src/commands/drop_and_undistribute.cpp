@@ -1,0 +1,120 @@
+// DROP TABLE of a distributed table (sql_drop event trigger) and undistribute_table.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "executor/remote_exec.hpp"
+#include "metadata/metadata_cache.hpp"
+#include "pg/spi.hpp"
+#include "transaction/remote_transaction.hpp"
+
+using namespace rollup;
+
+namespace {
+
+// Drops the shards of a table (by metadata rows) and forgets it.
+void drop_shards(pg::SpiSession &spi, Oid relid, const std::string &schema, const std::string &relname) {
+    auto rows = spi.query(
+        "SELECT s.shardid, p.nodeid FROM rollup.shard s JOIN rollup.placement p USING (shardid) "
+        "WHERE s.logicalrelid = $1::oid",
+        {pg::oid_param(relid)});
+    std::map<int, std::string> sql_by_node;
+    for (auto &r : rows) {
+        std::string shard = metadata::shard_relname(relname, std::stoll(*r[0]));
+        std::string q = pg::call([&] { return quote_qualified_identifier(schema.c_str(), shard.c_str()); });
+        sql_by_node[std::stoi(*r[1])] += "DROP TABLE IF EXISTS " + q + ";";
+    }
+    spi.execute("DELETE FROM rollup.shard WHERE logicalrelid = $1::oid", {pg::oid_param(relid)}, false);
+    spi.execute("DELETE FROM rollup.dist_table WHERE logicalrelid = $1::oid", {pg::oid_param(relid)}, false);
+    metadata::broadcast_change();
+    std::vector<exec::Task> tasks;
+    for (auto &kv : sql_by_node) {
+        exec::Task t;
+        t.nodeid = kv.first;
+        t.sql = kv.second;
+        t.write = true;
+        tasks.push_back(std::move(t));
+    }
+    exec::execute(tasks);
+}
+
+}  // namespace
+
+ROLLUP_FUNCTION(rollup_drop_trigger) {
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        throw PgError(sqlstate::object_not_in_prerequisite_state, "not called by the event trigger manager");
+    if (!metadata::extension_ready()) PG_RETURN_VOID();
+    pg::SpiSession spi;
+    auto dropped = spi.query(
+        "SELECT d.objid, d.schema_name, d.object_name FROM pg_event_trigger_dropped_objects() d "
+        "JOIN rollup.dist_table t ON t.logicalrelid::oid = d.objid "
+        "WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0");
+    if (dropped.empty()) PG_RETURN_VOID();
+    xact::ForceRemoteTransactions force;
+    for (auto &r : dropped)
+        drop_shards(spi, static_cast<Oid>(std::stoul(*r[0])), r[1].value_or(""), r[2].value_or(""));
+    PG_RETURN_VOID();
+}
+
+ROLLUP_FUNCTION(rollup_undistribute_table) {
+    Oid relid = PG_GETARG_OID(0);
+    const metadata::DistTable &t = metadata::get(relid);
+    bool owner = pg::call([&] { return pg_class_ownercheck(relid, GetUserId()); });
+    if (!owner) throw PgError(sqlstate::insufficient_privilege, "must be owner of table " + t.relname);
+    pg::call([&] { LockRelationOid(relid, ExclusiveLock); });
+    xact::ForceRemoteTransactions force;
+    std::string schema = t.schema, relname = t.relname;
+    std::vector<std::pair<int, std::string>> shards;
+    for (const metadata::ShardInfo &s : t.shards) shards.emplace_back(s.nodeid, s.name);
+
+    // Read every shard's rows (text form), then make the table local again and insert them.
+    std::string columns;
+    int ncols = 0;
+    std::vector<Oid> types;
+    {
+        Relation rel = pg::call([&] { return table_open(relid, NoLock); });
+        TupleDesc desc = RelationGetDescr(rel);
+        for (int i = 0; i < desc->natts; i++) {
+            Form_pg_attribute att = TupleDescAttr(desc, i);
+            if (att->attisdropped) continue;
+            if (!columns.empty()) columns += ", ";
+            columns += pg::call([&] { return quote_identifier(NameStr(att->attname)); });
+            types.push_back(att->atttypid);
+            ncols++;
+        }
+        table_close(rel, NoLock);
+    }
+    std::vector<pg::Row> rows;
+    std::vector<exec::Task> tasks;
+    for (auto &s : shards) {
+        exec::Task task;
+        task.nodeid = s.first;
+        task.sql = "SELECT " + columns + " FROM " + s.second;
+        task.write = true;  // the same connection drops the shard afterwards
+        task.on_rows = [&rows](PGresult *res) {
+            for (int i = 0; i < PQntuples(res); i++) {
+                pg::Row row;
+                for (int c = 0; c < PQnfields(res); c++)
+                    row.push_back(PQgetisnull(res, i, c) ? pg::Text() : pg::Text(PQgetvalue(res, i, c)));
+                rows.push_back(std::move(row));
+            }
+        };
+        tasks.push_back(std::move(task));
+    }
+    exec::execute(tasks);
+
+    pg::SpiSession spi;
+    drop_shards(spi, relid, schema, relname);
+    pg::call([] { CommandCounterIncrement(); });
+    metadata::invalidate();
+    std::string qualified = pg::call([&] { return quote_qualified_identifier(schema.c_str(), relname.c_str()); });
+    std::string placeholders;
+    for (int i = 1; i <= ncols; i++) placeholders += (i > 1 ? ", $" : "$") + std::to_string(i);
+    std::string insert = "INSERT INTO " + qualified + " (" + columns + ") VALUES (" + placeholders + ")";
+    for (auto &r : rows) {
+        std::vector<pg::Param> params;
+        for (int c = 0; c < ncols; c++) params.push_back({types[c], r[c]});
+        spi.execute(insert, params, false);
+    }
+    PG_RETURN_VOID();
+}

@@ -1,0 +1,199 @@
+#include <string>
+#include <vector>
+
+#include "commands/shard_ddl.hpp"
+#include "metadata/metadata_cache.hpp"
+
+namespace rollup::commands {
+
+namespace {
+
+bool refuses_pushdown(Oid funcid, void *) {
+    return funcid >= FirstNormalObjectId || funcid == F_NEXTVAL;
+}
+
+// A default can live on the shards when it calls only built-in functions other than nextval
+// (sequences stay on the coordinator, which evaluates defaults for every write anyway).
+bool default_is_portable(Node *expr) {
+    return !check_functions_in_node(expr, refuses_pushdown, nullptr) &&
+           !contain_var_clause(expr);
+}
+
+struct IndexRow {
+    Oid indexoid;
+    Oid conoid;
+    bool unique;
+};
+
+}  // namespace
+
+ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum) {
+    ShellDefinition def;
+    Relation rel = pg::call([&] { return table_open(relid, AccessShareLock); });
+    struct Close {
+        Relation r;
+        ~Close() { table_close(r, AccessShareLock); }
+    } close{rel};
+    def.relname = RelationGetRelationName(rel);
+    def.schema = pg::call([&] { return get_namespace_name(RelationGetNamespace(rel)); });
+    def.unlogged = rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED;
+    TupleDesc desc = RelationGetDescr(rel);
+    List *dpcontext = pg::call([&] { return deparse_context_for(def.relname.c_str(), relid); });
+
+    std::string cols;
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        if (att->attisdropped) continue;
+        if (att->attgenerated)
+            throw PgError(sqlstate::feature_not_supported,
+                          std::string("cannot distribute a table with generated column \"") + NameStr(att->attname) + "\"",
+                          "", "Compute the value in the INSERT instead.");
+        if (!cols.empty()) cols += ", ";
+        cols += pg::call([&] { return quote_identifier(NameStr(att->attname)); });
+        cols += " ";
+        Oid typid = att->atttypid;
+        int32 typmod = att->atttypmod;
+        cols += pg::call([&] { return format_type_with_typemod(typid, typmod); });
+        Oid coll = att->attcollation;
+        if (OidIsValid(coll)) {
+            Oid typcoll = pg::call([&] { return get_typcollation(typid); });
+            if (coll != typcoll) {
+                cols += " COLLATE ";
+                cols += pg::call([&] { return generate_collation_name(coll); });
+            }
+        }
+        if (att->atthasdef) {
+            AttrNumber attnum = att->attnum;
+            Node *expr = pg::call([&] { return build_column_default(rel, attnum); });
+            if (expr && default_is_portable(expr)) {
+                cols += " DEFAULT ";
+                cols += pg::call([&] { return deparse_expression(expr, dpcontext, false, false); });
+            }
+        }
+        if (att->attnotnull) cols += " NOT NULL";
+    }
+
+    // Constraints.
+    std::vector<Oid> checks, keyed_cons;
+    pg::call([&] {
+        Relation conrel = table_open(ConstraintRelationId, AccessShareLock);
+        ScanKeyData key;
+        ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+        SysScanDesc scan = systable_beginscan(conrel, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
+        HeapTuple tup;
+        while ((tup = systable_getnext(scan)) != NULL) {
+            Form_pg_constraint con = (Form_pg_constraint)GETSTRUCT(tup);
+            if (con->contype == CONSTRAINT_CHECK) checks.push_back(con->oid);
+            else if (con->contype == CONSTRAINT_PRIMARY || con->contype == CONSTRAINT_UNIQUE ||
+                     con->contype == CONSTRAINT_EXCLUSION) keyed_cons.push_back(con->oid);
+            else if (con->contype == CONSTRAINT_FOREIGN) {
+                ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                                errmsg("cannot distribute a table with foreign key constraint \"%s\"",
+                                       NameStr(con->conname)),
+                                errhint("Drop the foreign key first; distributed tables do not support them yet.")));
+            }
+        }
+        systable_endscan(scan);
+        table_close(conrel, AccessShareLock);
+    });
+    // Tables referenced by a foreign key elsewhere cannot be moved either.
+    bool referenced = pg::call([&] {
+        Relation conrel = table_open(ConstraintRelationId, AccessShareLock);
+        SysScanDesc scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
+        HeapTuple tup;
+        bool found = false;
+        while ((tup = systable_getnext(scan)) != NULL) {
+            Form_pg_constraint con = (Form_pg_constraint)GETSTRUCT(tup);
+            if (con->contype == CONSTRAINT_FOREIGN && con->confrelid == relid) found = true;
+        }
+        systable_endscan(scan);
+        table_close(conrel, AccessShareLock);
+        return found;
+    });
+    if (referenced)
+        throw PgError(sqlstate::feature_not_supported,
+                      "cannot distribute table \"" + def.relname + "\": a foreign key references it",
+                      "", "Drop the referencing foreign key first.");
+    for (Oid con : checks) {
+        char *name = pg::call([&] { return get_constraint_name(con); });
+        char *body = pg::call([&] {
+            return TextDatumGetCString(DirectFunctionCall1(pg_get_constraintdef, ObjectIdGetDatum(con)));
+        });
+        cols += ", CONSTRAINT ";
+        cols += pg::call([&] { return quote_identifier(name); });
+        cols += " ";
+        cols += body;
+    }
+    def.columns = cols;
+
+    // Unique/primary/exclusion constraints must include the distribution column.
+    auto ensure_includes_dist = [&](Oid indexoid, const std::string &what) {
+        bool found = pg::call([&] {
+            HeapTuple t = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+            if (!HeapTupleIsValid(t)) elog(ERROR, "cache lookup failed for index %u", indexoid);
+            Form_pg_index idx = (Form_pg_index)GETSTRUCT(t);
+            bool f = false;
+            for (int k = 0; k < idx->indnkeyatts; k++)
+                if (idx->indkey.values[k] == dist_attnum) f = true;
+            ReleaseSysCache(t);
+            return f;
+        });
+        if (!found)
+            throw PgError(sqlstate::invalid_table_definition,
+                          "cannot distribute table \"" + def.relname + "\": " + what +
+                              " does not include the distribution column",
+                          "Uniqueness can only be enforced shard by shard.",
+                          "Add the distribution column to the constraint or index.");
+    };
+    for (Oid con : keyed_cons) {
+        ShellDefinition::Keyed k;
+        k.name = pg::call([&] { return get_constraint_name(con); });
+        k.body = pg::call([&] {
+            return TextDatumGetCString(DirectFunctionCall1(pg_get_constraintdef, ObjectIdGetDatum(con)));
+        });
+        k.is_constraint = true;
+        Oid indexoid = pg::call([&] { return get_constraint_index(con); });
+        if (OidIsValid(indexoid)) ensure_includes_dist(indexoid, "constraint \"" + k.name + "\"");
+        def.keyed.push_back(k);
+    }
+    // Plain indexes.
+    List *indexes = pg::call([&] { return RelationGetIndexList(rel); });
+    ListCell *lc;
+    foreach (lc, indexes) {
+        Oid indexoid = lfirst_oid(lc);
+        Oid con = pg::call([&] { return get_index_constraint(indexoid); });
+        if (OidIsValid(con)) continue;
+        ShellDefinition::Keyed k;
+        k.name = pg::call([&] { return get_rel_name(indexoid); });
+        std::string full = pg::call([&] { return pg_get_indexdef_string(indexoid); });
+        size_t pos = full.find(" USING ");
+        if (pos == std::string::npos)
+            throw PgError(sqlstate::internal_error, "unexpected index definition: " + full);
+        k.body = full.substr(pos + 1);
+        k.unique_index = full.rfind("CREATE UNIQUE INDEX", 0) == 0;
+        if (k.unique_index) ensure_includes_dist(indexoid, "unique index \"" + k.name + "\"");
+        def.keyed.push_back(k);
+    }
+    return def;
+}
+
+std::string shard_create_sql(const ShellDefinition &def, int64_t shardid) {
+    std::string shard = metadata::shard_relname(def.relname, shardid);
+    std::string qualified = pg::call([&] { return quote_qualified_identifier(def.schema.c_str(), shard.c_str()); });
+    std::string schema_q = pg::call([&] { return quote_identifier(def.schema.c_str()); });
+    std::string sql = "CREATE SCHEMA IF NOT EXISTS " + schema_q + ";";
+    sql += std::string("CREATE ") + (def.unlogged ? "UNLOGGED " : "") + "TABLE " + qualified + " (" +
+           def.columns + ");";
+    for (const auto &k : def.keyed) {
+        std::string name = metadata::shard_relname(k.name, shardid);
+        std::string qname = pg::call([&] { return quote_identifier(name.c_str()); });
+        if (k.is_constraint)
+            sql += "ALTER TABLE " + qualified + " ADD CONSTRAINT " + qname + " " + k.body + ";";
+        else
+            sql += std::string("CREATE ") + (k.unique_index ? "UNIQUE " : "") + "INDEX " + qname + " ON " +
+                   qualified + " " + k.body + ";";
+    }
+    return sql;
+}
+
+}  // namespace rollup::commands

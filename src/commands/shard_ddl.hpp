@@ -1,0 +1,31 @@
+// The DDL that creates a shard: the shell table's columns, types, collations, defaults, NOT NULL,
+// CHECK constraints, PRIMARY KEY / UNIQUE constraints and indexes, under the shard's own name.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pg/guard.hpp"
+
+namespace rollup::commands {
+
+struct ShellDefinition {
+    std::string schema, relname;
+    bool unlogged = false;
+    std::string columns;  // "a int NOT NULL, b text DEFAULT ..., CONSTRAINT c CHECK (...)"
+    struct Keyed {
+        std::string name;  // constraint or index name on the shell
+        std::string body;  // after the name: "PRIMARY KEY (..)" or "USING btree (..)"
+        bool unique_index = false;
+        bool is_constraint = false;
+    };
+    std::vector<Keyed> keyed;
+};
+
+// Reads the shell table; checks that what we cannot distribute is refused with a clear error.
+ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum);
+
+// Statements (separated by ';') that create the shard `shardid` of that table.
+std::string shard_create_sql(const ShellDefinition &def, int64_t shardid);
+
+}  // namespace rollup::commands

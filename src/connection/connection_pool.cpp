@@ -1,0 +1,199 @@
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "connection/connection_pool.hpp"
+#include "metadata/metadata_cache.hpp"
+
+namespace rollup::conn {
+
+namespace {
+
+using Key = std::tuple<int, int, Oid>;  // node, slot, user
+std::map<Key, std::unique_ptr<Connection>> pool;
+
+char *node_conninfo_guc = nullptr;
+int max_per_node_guc = 2;
+int connect_timeout_guc = 10;
+
+std::string current_user_name() {
+    Oid uid = GetUserId();
+    return pg::call([&] { return GetUserNameFromId(uid, false); });
+}
+
+std::string current_db_name() {
+    return pg::call([] { return get_database_name(MyDatabaseId); });
+}
+
+// Where the coordinator reaches itself: its first Unix socket directory, else loopback TCP.
+std::string coordinator_host(const std::string &stored) {
+    if (Unix_socket_directories && Unix_socket_directories[0]) {
+        std::string dirs = Unix_socket_directories;
+        std::string first = dirs.substr(0, dirs.find(','));
+        while (!first.empty() && first.front() == ' ') first.erase(first.begin());
+        while (!first.empty() && first.back() == ' ') first.pop_back();
+        if (!first.empty() && first[0] == '/') return first;
+    }
+    return stored;
+}
+
+PGconn *connect(const metadata::NodeInfo &node) {
+    std::vector<std::string> keys, vals;
+    auto add = [&](const char *k, const std::string &v) {
+        keys.emplace_back(k);
+        vals.emplace_back(v);
+    };
+    add("host", node.is_coordinator ? coordinator_host(node.host) : node.host);
+    add("port", std::to_string(node.is_coordinator ? PostPortNumber : node.port));
+    add("dbname", current_db_name());
+    add("user", current_user_name());
+    add("application_name", "rollup");
+    add("connect_timeout", std::to_string(connect_timeout_guc));
+    add("client_encoding", GetDatabaseEncodingName());
+    if (node_conninfo_guc && node_conninfo_guc[0]) {
+        char *err = nullptr;
+        PQconninfoOption *opts = PQconninfoParse(node_conninfo_guc, &err);
+        if (!opts) {
+            std::string msg = err ? err : "invalid";
+            if (err) PQfreemem(err);
+            throw PgError(sqlstate::invalid_parameter_value, "invalid rollup.node_conninfo: " + msg);
+        }
+        for (PQconninfoOption *o = opts; o->keyword; o++)
+            if (o->val) add(o->keyword, o->val);
+        PQconninfoFree(opts);
+    }
+    std::vector<const char *> k, v;
+    for (size_t i = 0; i < keys.size(); i++) {
+        k.push_back(keys[i].c_str());
+        v.push_back(vals[i].c_str());
+    }
+    k.push_back(nullptr);
+    v.push_back(nullptr);
+    PGconn *c = PQconnectdbParams(k.data(), v.data(), 0);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        std::string msg = c ? PQerrorMessage(c) : "out of memory";
+        if (c) PQfinish(c);
+        while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+        throw PgError(sqlstate::connection_failure,
+                      "could not connect to node " + node.host + ":" + std::to_string(node.port),
+                      msg, "Check that the node is running and accepts connections from the coordinator.");
+    }
+    // Remote NOTICEs (e.g. "schema already exists, skipping") are not the user's business.
+    PQsetNoticeProcessor(c, [](void *, const char *) {}, nullptr);
+    return c;
+}
+
+}  // namespace
+
+Connection &acquire(int nodeid, int slot) {
+    Oid uid = GetUserId();
+    Key key{nodeid, slot, uid};
+    auto it = pool.find(key);
+    if (it != pool.end()) {
+        Connection &c = *it->second;
+        if (PQstatus(c.pg) == CONNECTION_OK) return c;
+        if (c.xact != RemoteXact::None)
+            throw PgError(sqlstate::connection_failure, "connection to node " + c.address + " was lost",
+                          "The remote transaction on that node is gone.");
+        PQfinish(c.pg);
+        pool.erase(it);
+    }
+    const metadata::NodeInfo &node = metadata::node(nodeid);
+    auto c = std::make_unique<Connection>();
+    c->nodeid = nodeid;
+    c->slot = slot;
+    c->userid = uid;
+    c->address = node.host + ":" + std::to_string(node.port);
+    c->pg = connect(node);
+    Connection &ref = *c;
+    pool[key] = std::move(c);
+    return ref;
+}
+
+bool node_written(int nodeid) {
+    Oid uid = GetUserId();
+    auto it = pool.find(Key{nodeid, 0, uid});
+    return it != pool.end() && it->second->wrote;
+}
+
+std::vector<Connection *> all() {
+    std::vector<Connection *> out;
+    for (auto &kv : pool) out.push_back(kv.second.get());
+    return out;
+}
+
+int open_count() { return static_cast<int>(pool.size()); }
+
+void discard(Connection &c) {
+    if (c.pg) {
+        if (PQtransactionStatus(c.pg) == PQTRANS_ACTIVE) {
+            if (PGcancel *cancel = PQgetCancel(c.pg)) {
+                char buf[256];
+                PQcancel(cancel, buf, sizeof buf);
+                PQfreeCancel(cancel);
+            }
+        }
+        PQfinish(c.pg);
+        c.pg = nullptr;
+    }
+    for (auto it = pool.begin(); it != pool.end(); ++it)
+        if (it->second.get() == &c) {
+            pool.erase(it);
+            return;
+        }
+}
+
+void close_all() {
+    for (auto &kv : pool)
+        if (kv.second->pg) PQfinish(kv.second->pg);
+    pool.clear();
+}
+
+void throw_remote_error(Connection &c, PGresult *res) {
+    std::string msg, detail, hint, state;
+    if (res) {
+        const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        const char *d = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+        const char *h = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+        const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        msg = m ? m : PQresultErrorMessage(res);
+        detail = d ? d : "";
+        hint = h ? h : "";
+        state = s ? s : "";
+    }
+    if (msg.empty()) {
+        msg = PQerrorMessage(c.pg);
+        if (msg.empty()) msg = "unknown error";
+    }
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    int code = sqlstate::connection_failure;
+    if (state.size() == 5) code = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
+    else if (PQstatus(c.pg) == CONNECTION_OK) code = sqlstate::internal_error;
+    if (res) PQclear(res);
+    throw PgError(code, msg, detail, hint, "while executing command on " + c.address);
+}
+
+void exec_control(Connection &c, const std::string &sql) {
+    PGresult *res = PQexec(c.pg, sql.c_str());
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw_remote_error(c, res);
+    PQclear(res);
+}
+
+int max_connections_per_node() { return max_per_node_guc; }
+
+void define_gucs() {
+    DefineCustomStringVariable("rollup.node_conninfo", "Extra libpq options for connections to nodes.",
+                               "For example 'sslmode=require' or 'password=...'.", &node_conninfo_guc, "",
+                               PGC_SUSET, 0, NULL, NULL, NULL);
+    DefineCustomIntVariable("rollup.max_connections_per_node",
+                            "Connections a statement may open to one node for parallel reads.", NULL,
+                            &max_per_node_guc, 2, 1, 64, PGC_USERSET, 0, NULL, NULL, NULL);
+    DefineCustomIntVariable("rollup.node_connect_timeout", "Seconds to wait when connecting to a node.",
+                            NULL, &connect_timeout_guc, 10, 1, 3600, PGC_USERSET, GUC_UNIT_S, NULL, NULL,
+                            NULL);
+}
+
+}  // namespace rollup::conn

@@ -1,0 +1,260 @@
+// Design note. execute() is the one place that talks to nodes for statements. It assigns each task a
+// connection (writes and anything after a write on that node: slot 0; other reads: spread over up
+// to rollup.max_connections_per_node slots), sends the first task of every connection at once, and
+// then waits on one WaitEventSet holding every socket plus the latch and postmaster death. A task's
+// results are consumed as they arrive. On a remote error the other running queries are cancelled;
+// on an interrupt (cancel, statement_timeout) every busy connection is cancelled and dropped. The
+// WaitEventSet and the claims on connections are released by destructors on every path.
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "executor/remote_exec.hpp"
+#include "transaction/remote_transaction.hpp"
+
+namespace rollup::exec {
+
+namespace {
+
+struct Lane {
+    conn::Connection *c = nullptr;
+    std::deque<Task *> queue;
+    Task *current = nullptr;
+    int skip_results = 0;  // results of a BEGIN sent in front of the task
+    bool flushing = false;
+    int event_pos = -1;
+};
+
+bool needs_remote_xact(const Task &t, const conn::Connection &c) {
+    if (c.xact == conn::RemoteXact::Begun) return false;  // already inside one
+    return t.write || IsTransactionBlock() || xact::force_remote_transactions();
+}
+
+struct WaitSet {
+    WaitEventSet *set = nullptr;
+    ~WaitSet() {
+        if (set) FreeWaitEventSet(set);
+    }
+};
+
+}  // namespace
+
+void execute(std::vector<Task> &tasks) {
+    if (tasks.empty()) return;
+    // Assign connections.
+    std::map<int, int> per_node_count;
+    for (auto &t : tasks) per_node_count[t.nodeid]++;
+    std::map<int, int> rr;
+    std::map<std::pair<int, int>, std::unique_ptr<Lane>> lanes;
+    for (auto &t : tasks) {
+        int slots = std::min(conn::max_connections_per_node(), per_node_count[t.nodeid]);
+        int slot = 0;
+        if (!t.write && !conn::node_written(t.nodeid)) slot = rr[t.nodeid]++ % slots;
+        auto &lane = lanes[{t.nodeid, slot}];
+        if (!lane) {
+            lane = std::make_unique<Lane>();
+            lane->c = &conn::acquire(t.nodeid, slot);
+            if (lane->c->claimed)
+                throw PgError(sqlstate::feature_not_supported,
+                              "a distributed statement cannot run while another one is reading from the same "
+                              "node connection",
+                              "", "Fetch the outer query's rows first (e.g. into a temporary table).");
+        }
+        lane->queue.push_back(&t);
+    }
+
+    struct Claims {
+        std::vector<Lane *> lanes;
+        bool ok = false;
+        ~Claims() {
+            for (Lane *l : lanes) {
+                if (!l->c) continue;
+                l->c->claimed = false;
+                if (!ok && l->current) {
+                    // Interrupted or failed mid-query: the connection's state is unknown.
+                    xact::connection_lost(*l->c);
+                    conn::discard(*l->c);
+                }
+            }
+        }
+    } claims;
+    for (auto &kv : lanes) {
+        kv.second->c->claimed = true;
+        claims.lanes.push_back(kv.second.get());
+    }
+
+    std::optional<PgError> first_error;
+    int busy = 0;
+
+    auto send_next = [&](Lane &l) -> bool {
+        if (first_error || l.queue.empty()) return false;
+        Task *t = l.queue.front();
+        l.queue.pop_front();
+        std::string sql;
+        l.skip_results = 0;
+        if (needs_remote_xact(*t, *l.c)) {
+            sql = "BEGIN ISOLATION LEVEL READ COMMITTED;";
+            l.skip_results = 1;
+            l.c->xact = conn::RemoteXact::Begun;
+        }
+        sql += t->sql;
+        if (t->write) {
+            l.c->wrote = true;
+            xact::note_write();
+        }
+        if (!PQsendQuery(l.c->pg, sql.c_str())) conn::throw_remote_error(*l.c, nullptr);
+        if (t->single_row && l.skip_results == 0) PQsetSingleRowMode(l.c->pg);
+        l.current = t;
+        int f = PQflush(l.c->pg);
+        if (f < 0) conn::throw_remote_error(*l.c, nullptr);
+        l.flushing = f == 1;
+        busy++;
+        return true;
+    };
+
+    for (Lane *l : claims.lanes) {
+        PQsetnonblocking(l->c->pg, 1);
+        send_next(*l);
+    }
+
+    WaitSet ws;
+    const int nevents = static_cast<int>(claims.lanes.size()) + 2;
+    ws.set = pg::call([&] { return CreateWaitEventSet(CurrentMemoryContext, nevents); });
+    for (Lane *l : claims.lanes) {
+        int sock = PQsocket(l->c->pg);
+        uint32 ev = l->flushing ? (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE) : WL_SOCKET_READABLE;
+        l->event_pos = pg::call([&] { return AddWaitEventToSet(ws.set, ev, sock, NULL, l); });
+    }
+    pg::call([&] { AddWaitEventToSet(ws.set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL); });
+    pg::call([&] { AddWaitEventToSet(ws.set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL); });
+
+    // Drains what a connection has ready; returns when it would block or the task is done.
+    auto consume = [&](Lane &l) {
+        if (!PQconsumeInput(l.c->pg)) {
+            // Connection broke mid-task.
+            Task *t = l.current;
+            l.current = nullptr;
+            busy--;
+            if (!first_error) {
+                try {
+                    conn::throw_remote_error(*l.c, nullptr);
+                } catch (PgError &e) {
+                    first_error = e;
+                }
+            }
+            (void)t;
+            xact::connection_lost(*l.c);
+            return;
+        }
+        while (l.current && !PQisBusy(l.c->pg)) {
+            PGresult *res = PQgetResult(l.c->pg);
+            if (!res) {
+                l.current = nullptr;
+                busy--;
+                if (!send_next(l)) break;
+                continue;
+            }
+            ExecStatusType st = PQresultStatus(res);
+            if (l.skip_results > 0 && st == PGRES_COMMAND_OK) {
+                l.skip_results--;
+                PQclear(res);
+                if (l.skip_results == 0 && l.current->single_row) {
+                    // single-row mode can only be set before the first result of a query; the
+                    // BEGIN took that place, so this task streams in whole-result mode.
+                }
+                continue;
+            }
+            switch (st) {
+                case PGRES_COMMAND_OK: {
+                    const char *n = PQcmdTuples(res);
+                    if (n && *n) l.current->rows_affected += std::stoll(n);
+                    PQclear(res);
+                    break;
+                }
+                case PGRES_TUPLES_OK:
+                case PGRES_SINGLE_TUPLE: {
+                    struct Clear {
+                        PGresult *r;
+                        ~Clear() { PQclear(r); }
+                    } guard{res};
+                    if (!first_error && l.current->on_rows) l.current->on_rows(res);
+                    if (st == PGRES_TUPLES_OK) {
+                        const char *n = PQcmdTuples(res);
+                        if (n && *n) l.current->rows_affected += std::stoll(n);
+                    }
+                    break;
+                }
+                default: {
+                    if (l.c->xact == conn::RemoteXact::Begun) l.c->xact = conn::RemoteXact::Failed;
+                    if (!first_error) {
+                        try {
+                            conn::throw_remote_error(*l.c, res);
+                        } catch (PgError &e) {
+                            first_error = e;
+                        }
+                        // Stop the others: their results no longer matter.
+                        for (Lane *o : claims.lanes)
+                            if (o != &l && o->current)
+                                if (PGcancel *cancel = PQgetCancel(o->c->pg)) {
+                                    char buf[256];
+                                    PQcancel(cancel, buf, sizeof buf);
+                                    PQfreeCancel(cancel);
+                                }
+                    } else {
+                        PQclear(res);
+                    }
+                    for (Lane *o : claims.lanes) o->queue.clear();
+                    break;
+                }
+            }
+        }
+    };
+
+    WaitEvent events[64];
+    while (busy > 0) {
+        int n = pg::call([&] {
+            return WaitEventSetWait(ws.set, -1, events, lengthof(events), PG_WAIT_EXTENSION);
+        });
+        for (int i = 0; i < n; i++) {
+            WaitEvent &e = events[i];
+            if (e.events & WL_LATCH_SET) {
+                ResetLatch(MyLatch);
+                pg::call([] { CHECK_FOR_INTERRUPTS(); });
+                continue;
+            }
+            Lane *l = static_cast<Lane *>(e.user_data);
+            if (!l || !l->current) continue;
+            if (l->flushing && (e.events & WL_SOCKET_WRITEABLE)) {
+                int f = PQflush(l->c->pg);
+                if (f < 0) conn::throw_remote_error(*l->c, nullptr);
+                l->flushing = f == 1;
+            }
+            if (e.events & WL_SOCKET_READABLE) consume(*l);
+        }
+        // Re-arm the sockets (a new task may need flushing; finished lanes only wait for nothing).
+        for (Lane *l : claims.lanes) {
+            if (l->event_pos < 0) continue;
+            uint32 ev = l->flushing ? (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE) : WL_SOCKET_READABLE;
+            pg::call([&] { ModifyWaitEvent(ws.set, l->event_pos, ev, NULL); });
+        }
+    }
+    claims.ok = true;
+    if (first_error) throw *first_error;
+}
+
+void execute_on_nodes(const std::vector<int> &nodeids, const std::string &sql, bool write) {
+    std::vector<Task> tasks;
+    for (int id : nodeids) {
+        Task t;
+        t.nodeid = id;
+        t.sql = sql;
+        t.write = write;
+        tasks.push_back(std::move(t));
+    }
+    execute(tasks);
+}
+
+}  // namespace rollup::exec

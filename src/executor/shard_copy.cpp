@@ -1,0 +1,137 @@
+#include <string>
+#include <vector>
+
+#include "executor/remote_exec.hpp"
+#include "executor/shard_copy.hpp"
+#include "transaction/remote_transaction.hpp"
+
+namespace rollup::exec {
+
+namespace {
+constexpr size_t kFlushBytes = 1 << 20;
+}
+
+conn::Connection &connection_for_write(int nodeid) {
+    conn::Connection &c = conn::acquire(nodeid, 0);
+    if (c.claimed)
+        throw PgError(sqlstate::feature_not_supported,
+                      "cannot write to node " + c.address + " while a statement is reading from it");
+    if (c.xact == conn::RemoteXact::Failed)
+        throw PgError(sqlstate::object_not_in_prerequisite_state,
+                      "current transaction is aborted on node " + c.address);
+    if (c.xact == conn::RemoteXact::None) {
+        PQsetnonblocking(c.pg, 0);
+        conn::exec_control(c, "BEGIN ISOLATION LEVEL READ COMMITTED");
+        c.xact = conn::RemoteXact::Begun;
+    }
+    c.wrote = true;
+    xact::note_write();
+    return c;
+}
+
+void append_copy_text(std::string &out, const char *v) {
+    for (const char *p = v; *p; p++) {
+        switch (*p) {
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default: out += *p;
+        }
+    }
+}
+
+ShardCopySink::ShardCopySink(const metadata::DistTable &table, TupleDesc desc)
+    : table_(table), desc_(desc), buffers_(table.shard_count) {
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        if (att->attisdropped) continue;
+        if (att->attnum == table.dist_attnum) dist_index_ = static_cast<int>(attnums_.size());
+        attnums_.push_back(i + 1);
+        FmgrInfo f;
+        Oid typid = att->atttypid;
+        pg::call([&] {
+            Oid func;
+            bool varlena;
+            getTypeOutputInfo(typid, &func, &varlena);
+            fmgr_info(func, &f);
+        });
+        out_funcs_.push_back(f);
+        if (!column_list_.empty()) column_list_ += ", ";
+        column_list_ += pg::call([&] { return quote_identifier(NameStr(att->attname)); });
+    }
+    if (dist_index_ < 0) throw PgError(sqlstate::internal_error, "distribution column missing from row");
+}
+
+ShardCopySink::~ShardCopySink() = default;
+
+int ShardCopySink::add(const Datum *values, const bool *nulls) {
+    const int dist_att = attnums_[dist_index_] - 1;
+    if (nulls[dist_att])
+        throw PgError(sqlstate::not_null_violation,
+                      "cannot store a row whose distribution column \"" + table_.dist_column + "\" is NULL",
+                      "", "Every row of a distributed table needs a value in its distribution column.");
+    int idx = metadata::shard_index_for_value(table_, values[dist_att]);
+    std::string &buf = buffers_[idx];
+    for (size_t i = 0; i < attnums_.size(); i++) {
+        if (i) buf += '\t';
+        int a = attnums_[i] - 1;
+        if (nulls[a]) {
+            buf += "\\N";
+            continue;
+        }
+        FmgrInfo *f = &out_funcs_[i];
+        Datum d = values[a];
+        char *s = pg::call([&] { return OutputFunctionCall(f, d); });
+        append_copy_text(buf, s);
+        pfree(s);
+    }
+    buf += '\n';
+    rows_added_++;
+    if (buf.size() >= kFlushBytes) flush(idx);
+    return idx;
+}
+
+void ShardCopySink::flush(int idx) {
+    std::string &buf = buffers_[idx];
+    if (buf.empty()) return;
+    const metadata::ShardInfo &shard = table_.shards[idx];
+    conn::Connection &c = connection_for_write(shard.nodeid);
+    PQsetnonblocking(c.pg, 0);
+    std::string sql = "COPY " + shard.name + " (" + column_list_ + ") FROM STDIN";
+    PGresult *res = PQexec(c.pg, sql.c_str());
+    if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
+        c.xact = conn::RemoteXact::Failed;
+        conn::throw_remote_error(c, res);
+    }
+    PQclear(res);
+    if (PQputCopyData(c.pg, buf.data(), static_cast<int>(buf.size())) != 1 || PQputCopyEnd(c.pg, nullptr) != 1) {
+        c.xact = conn::RemoteXact::Failed;
+        conn::throw_remote_error(c, nullptr);
+    }
+    PGresult *err = nullptr;
+    while ((res = PQgetResult(c.pg)) != nullptr) {
+        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+            const char *n = PQcmdTuples(res);
+            if (n && *n) rows_stored_ += std::stoull(n);
+            PQclear(res);
+        } else if (!err) {
+            err = res;
+        } else {
+            PQclear(res);
+        }
+    }
+    if (err) {
+        c.xact = conn::RemoteXact::Failed;
+        conn::throw_remote_error(c, err);
+    }
+    buf.clear();
+    pg::call([] { CHECK_FOR_INTERRUPTS(); });
+}
+
+uint64_t ShardCopySink::finish() {
+    for (int i = 0; i < table_.shard_count; i++) flush(i);
+    return rows_stored_;
+}
+
+}  // namespace rollup::exec

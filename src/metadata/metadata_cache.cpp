@@ -1,0 +1,307 @@
+// Metadata cache. Design note: loading reads the rollup.* catalog tables with plain heap scans
+// (never SPI), so it can run inside the planner hook without recursing into it. The loader copies
+// tuples into POD arrays under pg::call and only then builds the C++ structures, so an error while
+// scanning never skips a C++ destructor.
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/shard_ranges.hpp"
+
+#include "metadata/metadata_cache.hpp"
+
+namespace rollup::metadata {
+
+namespace {
+
+struct Cache {
+    bool valid = false;
+    std::unordered_map<Oid, std::unique_ptr<DistTable>> tables;
+    std::map<int, NodeInfo> nodes;
+};
+
+Cache cache;
+Oid cached_dist_table_oid = InvalidOid;  // rollup.dist_table, InvalidOid while unknown
+Oid cached_namespace = InvalidOid;
+
+// Attribute numbers of the catalog tables (see src/sql/install/00_metadata.sql).
+enum { DT_RELID = 1, DT_COLUMN, DT_ATTNUM, DT_TYPE, DT_HASHFUNC, DT_SHARDCOUNT, DT_COLOCATION };
+enum { SH_SHARDID = 1, SH_RELID, SH_INDEX, SH_MIN, SH_MAX };
+enum { PL_SHARDID = 1, PL_NODEID };
+enum { ND_NODEID = 1, ND_HOST, ND_PORT, ND_COORD };
+enum { CO_ID = 1, CO_SHARDCOUNT, CO_TYPE, CO_COLLATION };
+
+// A scanned catalog table: rows of up to 8 datums, with text values copied as C strings.
+struct RawRows {
+    int nrows;
+    int ncols;
+    Datum *values;  // nrows * ncols
+    bool *nulls;
+};
+
+// PODs only: may ereport (the caller wraps it in pg::call).
+RawRows scan_table(Oid relid, int ncols, const int *text_cols, int ntext) {
+    RawRows out{0, ncols, nullptr, nullptr};
+    Relation rel = table_open(relid, AccessShareLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    // A fresh MVCC snapshot: sees this transaction's own metadata changes up to the last CCI.
+    Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
+    int cap = 64;
+    out.values = static_cast<Datum *>(palloc(sizeof(Datum) * cap * ncols));
+    out.nulls = static_cast<bool *>(palloc(sizeof(bool) * cap * ncols));
+    HeapTuple tup;
+    while ((tup = systable_getnext(scan)) != NULL) {
+        if (out.nrows == cap) {
+            cap *= 2;
+            out.values = static_cast<Datum *>(repalloc(out.values, sizeof(Datum) * cap * ncols));
+            out.nulls = static_cast<bool *>(repalloc(out.nulls, sizeof(bool) * cap * ncols));
+        }
+        for (int c = 0; c < ncols; c++) {
+            bool isnull;
+            Datum d = heap_getattr(tup, c + 1, desc, &isnull);
+            bool is_text = false;
+            for (int t = 0; t < ntext; t++)
+                if (text_cols[t] == c + 1) is_text = true;
+            if (!isnull && is_text) {
+                Form_pg_attribute att = TupleDescAttr(desc, c);
+                d = PointerGetDatum(att->atttypid == NAMEOID ? pstrdup(NameStr(*DatumGetName(d)))
+                                                            : TextDatumGetCString(d));
+            }
+            out.values[out.nrows * ncols + c] = d;
+            out.nulls[out.nrows * ncols + c] = isnull;
+        }
+        out.nrows++;
+    }
+    systable_endscan(scan);
+    UnregisterSnapshot(snap);
+    table_close(rel, AccessShareLock);
+    return out;
+}
+
+Datum cell(const RawRows &r, int row, int col) { return r.values[row * r.ncols + (col - 1)]; }
+
+RawRows scan(const char *table, int ncols, std::initializer_list<int> text_cols) {
+    Oid relid = metadata_table_oid(table);
+    std::vector<int> tc(text_cols);
+    const int *tcp = tc.data();
+    int ntc = static_cast<int>(tc.size());
+    return pg::call([&] { return scan_table(relid, ncols, tcp, ntc); });
+}
+
+void load() {
+    MemoryContext tmp = pg::call([] {
+        return AllocSetContextCreate(CurrentMemoryContext, "rollup metadata load", ALLOCSET_DEFAULT_SIZES);
+    });
+    struct Reset {
+        MemoryContext old, tmp;
+        ~Reset() {
+            MemoryContextSwitchTo(old);
+            MemoryContextDelete(tmp);
+        }
+    } reset{MemoryContextSwitchTo(tmp), tmp};
+
+    Cache fresh;
+    RawRows nodes = scan("node", 4, {ND_HOST});
+    for (int i = 0; i < nodes.nrows; i++) {
+        NodeInfo n;
+        n.nodeid = DatumGetInt32(cell(nodes, i, ND_NODEID));
+        n.host = DatumGetCString(cell(nodes, i, ND_HOST));
+        n.port = DatumGetInt32(cell(nodes, i, ND_PORT));
+        n.is_coordinator = DatumGetBool(cell(nodes, i, ND_COORD));
+        fresh.nodes[n.nodeid] = n;
+    }
+    RawRows colo = scan("colocation", 4, {});
+    std::map<int, Oid> colo_collation;
+    for (int i = 0; i < colo.nrows; i++)
+        colo_collation[DatumGetInt32(cell(colo, i, CO_ID))] = DatumGetObjectId(cell(colo, i, CO_COLLATION));
+
+    RawRows dts = scan("dist_table", 7, {DT_COLUMN});
+    for (int i = 0; i < dts.nrows; i++) {
+        auto t = std::make_unique<DistTable>();
+        t->relid = DatumGetObjectId(cell(dts, i, DT_RELID));
+        t->dist_column = DatumGetCString(cell(dts, i, DT_COLUMN));
+        t->dist_attnum = DatumGetInt16(cell(dts, i, DT_ATTNUM));
+        t->dist_type = DatumGetObjectId(cell(dts, i, DT_TYPE));
+        t->hash_func = DatumGetObjectId(cell(dts, i, DT_HASHFUNC));
+        t->shard_count = DatumGetInt32(cell(dts, i, DT_SHARDCOUNT));
+        t->colocationid = DatumGetInt32(cell(dts, i, DT_COLOCATION));
+        t->dist_collation = colo_collation.count(t->colocationid) ? colo_collation[t->colocationid] : InvalidOid;
+        Oid relid = t->relid;
+        char *relname = pg::call([&] { return get_rel_name(relid); });
+        if (!relname) continue;  // dropped in this transaction
+        Oid nsp = pg::call([&] { return get_rel_namespace(relid); });
+        char *nspname = pg::call([&] { return get_namespace_name(nsp); });
+        t->relname = relname;
+        t->schema = nspname ? nspname : "";
+        Oid fn = t->hash_func;
+        FmgrInfo *finfo = &t->hash_finfo;
+        pg::call([&] { fmgr_info_cxt(fn, finfo, CacheMemoryContext); });
+        t->shards.resize(t->shard_count);
+        fresh.tables[t->relid] = std::move(t);
+    }
+    RawRows shards = scan("shard", 5, {});
+    std::unordered_map<int64_t, ShardInfo *> by_id;
+    for (int i = 0; i < shards.nrows; i++) {
+        Oid relid = DatumGetObjectId(cell(shards, i, SH_RELID));
+        auto it = fresh.tables.find(relid);
+        if (it == fresh.tables.end()) continue;
+        int idx = DatumGetInt32(cell(shards, i, SH_INDEX));
+        if (idx < 0 || idx >= it->second->shard_count) continue;
+        ShardInfo &s = it->second->shards[idx];
+        s.shardid = DatumGetInt64(cell(shards, i, SH_SHARDID));
+        s.index = idx;
+        s.hash_min = DatumGetInt32(cell(shards, i, SH_MIN));
+        s.hash_max = DatumGetInt32(cell(shards, i, SH_MAX));
+        std::string rel = shard_relname(it->second->relname, s.shardid);
+        const char *q = pg::call([&] {
+            return quote_qualified_identifier(it->second->schema.c_str(), rel.c_str());
+        });
+        s.name = q;
+        by_id[s.shardid] = &s;
+    }
+    RawRows placements = scan("placement", 2, {});
+    for (int i = 0; i < placements.nrows; i++) {
+        auto it = by_id.find(DatumGetInt64(cell(placements, i, PL_SHARDID)));
+        if (it != by_id.end()) it->second->nodeid = DatumGetInt32(cell(placements, i, PL_NODEID));
+    }
+    cache = std::move(fresh);
+    cache.valid = true;
+}
+
+void ensure_loaded() {
+    if (!cache.valid) load();
+}
+
+void relcache_callback(Datum, Oid relid) {
+    // No allocation, no error: only flags (this runs inside invalidation processing).
+    if (relid == InvalidOid || relid == cached_dist_table_oid) {
+        cache.valid = false;
+        cached_dist_table_oid = InvalidOid;
+        return;
+    }
+    if (cache.valid && cache.tables.count(relid)) cache.valid = false;
+    // Other metadata tables (shard, placement, node) change together with dist_table, which is
+    // what broadcast_change() invalidates; an unknown relid needs nothing.
+}
+
+void syscache_callback(Datum, int, uint32) {
+    cached_dist_table_oid = InvalidOid;
+    cached_namespace = InvalidOid;
+    cache.valid = false;
+}
+
+}  // namespace
+
+Oid metadata_table_oid(const char *name) {
+    Oid nsp = pg::call([] { return get_namespace_oid("rollup", true); });
+    if (!OidIsValid(nsp))
+        throw PgError(sqlstate::object_not_in_prerequisite_state, "extension \"rollup\" is not installed",
+                      "", "Run CREATE EXTENSION rollup.");
+    Oid relid = pg::call([&] { return get_relname_relid(name, nsp); });
+    if (!OidIsValid(relid))
+        throw PgError(sqlstate::undefined_table, std::string("rollup metadata table \"") + name + "\" is missing");
+    return relid;
+}
+
+bool extension_ready() {
+    if (OidIsValid(cached_dist_table_oid)) return true;
+    if (creating_extension) return false;
+    // A syscache probe: cheap enough for every statement while the extension does not exist.
+    Oid nsp = get_namespace_oid("rollup", true);
+    if (!OidIsValid(nsp)) return false;
+    Oid relid = get_relname_relid("dist_table", nsp);
+    if (!OidIsValid(relid)) return false;
+    cached_namespace = nsp;
+    cached_dist_table_oid = relid;
+    cache.valid = false;
+    return true;
+}
+
+bool any_distributed() {
+    if (!IsTransactionState() || !extension_ready()) return false;
+    ensure_loaded();
+    return !cache.tables.empty();
+}
+
+const DistTable *lookup(Oid relid) {
+    if (!any_distributed()) return nullptr;
+    auto it = cache.tables.find(relid);
+    return it == cache.tables.end() ? nullptr : it->second.get();
+}
+
+const DistTable &get(Oid relid) {
+    const DistTable *t = lookup(relid);
+    if (!t) {
+        char *name = pg::call([&] { return get_rel_name(relid); });
+        throw PgError(sqlstate::invalid_parameter_value,
+                      std::string("table \"") + (name ? name : std::to_string(relid)) + "\" is not distributed");
+    }
+    return *t;
+}
+
+const NodeInfo &node(int nodeid) {
+    ensure_loaded();
+    auto it = cache.nodes.find(nodeid);
+    if (it == cache.nodes.end())
+        throw PgError(sqlstate::undefined_object, "node " + std::to_string(nodeid) + " does not exist");
+    return it->second;
+}
+
+std::vector<NodeInfo> nodes() {
+    if (!extension_ready()) return {};
+    ensure_loaded();
+    std::vector<NodeInfo> out;
+    for (auto &kv : cache.nodes) out.push_back(kv.second);
+    return out;
+}
+
+std::vector<const DistTable *> all_tables() {
+    std::vector<const DistTable *> out;
+    if (!any_distributed()) return out;
+    for (auto &kv : cache.tables) out.push_back(kv.second.get());
+    return out;
+}
+
+int32_t hash_value(const DistTable &t, Datum value) {
+    FmgrInfo *finfo = const_cast<FmgrInfo *>(&t.hash_finfo);
+    Oid coll = t.dist_collation;
+    Datum h = pg::call([&] { return FunctionCall1Coll(finfo, coll, value); });
+    return DatumGetInt32(h);
+}
+
+int shard_index_for_value(const DistTable &t, Datum value) {
+    return core::shard_index_for_hash(hash_value(t, value), t.shard_count);
+}
+
+std::string shard_relname(const std::string &relname, int64_t shardid) {
+    std::string suffix = "_" + std::to_string(shardid);
+    std::string base = relname;
+    const size_t max_len = NAMEDATALEN - 1;
+    if (base.size() + suffix.size() > max_len) {
+        // Keep names unique when the table name is long: cut it, and keep the shard id.
+        base = base.substr(0, max_len - suffix.size());
+        // never cut a multibyte character in half
+        int cut = pg_mbcliplen(base.c_str(), static_cast<int>(base.size()), static_cast<int>(base.size()));
+        base.resize(cut);
+    }
+    return base + suffix;
+}
+
+void invalidate() { cache.valid = false; }
+
+void register_callbacks() {
+    CacheRegisterRelcacheCallback(relcache_callback, 0);
+    CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_callback, 0);
+}
+
+void broadcast_change() {
+    Oid relid = metadata_table_oid("dist_table");
+    pg::call([&] { CacheInvalidateRelcacheByRelid(relid); });
+    cache.valid = false;
+}
+
+}  // namespace rollup::metadata

@@ -1,0 +1,71 @@
+// The distributed-table catalog as the hot paths see it: loaded from the rollup.* tables once,
+// then kept in backend memory until a relcache invalidation of a metadata table (sent by every
+// metadata change) or of a distributed table says it is stale.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pg/guard.hpp"
+
+namespace rollup::metadata {
+
+struct NodeInfo {
+    int nodeid = 0;
+    std::string host;
+    int port = 0;
+    bool is_coordinator = false;
+};
+
+struct ShardInfo {
+    int64_t shardid = 0;
+    int index = 0;
+    int32_t hash_min = 0;
+    int32_t hash_max = 0;
+    int nodeid = 0;
+    std::string name;  // quoted, schema-qualified shard table name
+};
+
+struct DistTable {
+    Oid relid = InvalidOid;
+    std::string schema;   // unquoted
+    std::string relname;  // unquoted
+    std::string dist_column;
+    AttrNumber dist_attnum = 0;
+    Oid dist_type = InvalidOid;
+    Oid dist_collation = InvalidOid;
+    Oid hash_func = InvalidOid;
+    int shard_count = 0;
+    int colocationid = 0;
+    std::vector<ShardInfo> shards;  // by shard index
+    FmgrInfo hash_finfo;            // fn_mcxt = CacheMemoryContext
+};
+
+// Whether `CREATE EXTENSION rollup` ran in this database (cheap: cached).
+bool extension_ready();
+// Whether any table is distributed (cheap: lets the hooks get out of the way).
+bool any_distributed();
+// nullptr if relid is not distributed.
+const DistTable *lookup(Oid relid);
+// Throws if not distributed.
+const DistTable &get(Oid relid);
+const NodeInfo &node(int nodeid);
+std::vector<NodeInfo> nodes();
+std::vector<const DistTable *> all_tables();
+
+// Hash of a (non-null) distribution value with the column type's own hash function.
+int32_t hash_value(const DistTable &t, Datum value);
+// Index of the shard that stores the value.
+int shard_index_for_value(const DistTable &t, Datum value);
+
+// Shard table name: <relname>_<shardid>, truncated to fit NAMEDATALEN.
+std::string shard_relname(const std::string &relname, int64_t shardid);
+
+void invalidate();
+void register_callbacks();
+// Tells every backend (at commit) that metadata changed.
+void broadcast_change();
+
+Oid metadata_table_oid(const char *name);
+
+}  // namespace rollup::metadata

@@ -1,0 +1,43 @@
+// SPI from C++: one RAII session, statements with parameters, results copied out as text.
+// Every SPI call goes through pg::call, so an SQL error becomes a PgError and destructors run.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/guard.hpp"
+
+namespace rollup::pg {
+
+using Text = std::optional<std::string>;  // nullopt is SQL NULL
+using Row = std::vector<Text>;
+
+struct Param {
+    Oid type;
+    Text value;  // text form, converted by the type's input function
+};
+
+class SpiSession {
+public:
+    SpiSession();
+    ~SpiSession();
+    SpiSession(const SpiSession &) = delete;
+    SpiSession &operator=(const SpiSession &) = delete;
+
+    // Runs a statement; returns the number of rows processed.
+    uint64_t execute(const std::string &sql, const std::vector<Param> &params = {},
+                     bool read_only = false);
+    // Runs a query; returns its rows in text form.
+    std::vector<Row> query(const std::string &sql, const std::vector<Param> &params = {},
+                           bool read_only = true);
+
+private:
+    bool connected_ = false;
+};
+
+inline Param int_param(int64_t v) { return {INT8OID, std::to_string(v)}; }
+inline Param text_param(const std::string &v) { return {TEXTOID, v}; }
+inline Param oid_param(Oid v) { return {OIDOID, std::to_string(v)}; }
+
+}  // namespace rollup::pg

@@ -1,0 +1,74 @@
+// Hook installation and the guard that keeps rows out of shell tables: a write that reaches a
+// distributed table's shell through any path we do not route is refused instead of stored.
+#include "metadata/metadata_cache.hpp"
+#include "planner/hooks.hpp"
+#include "planner/reads.hpp"
+#include "planner/writes.hpp"
+
+namespace rollup::hooks {
+
+namespace {
+
+ExecutorStart_hook_type prev_executor_start = nullptr;
+ProcessUtility_hook_type prev_process_utility = nullptr;
+
+int shell_write_allowed = 0;
+
+void ensure_no_shell_write(QueryDesc *qd) {
+    if (shell_write_allowed > 0) return;
+    PlannedStmt *ps = qd->plannedstmt;
+    if (ps->commandType == CMD_SELECT || ps->resultRelations == NIL) return;
+    if (!metadata::any_distributed()) return;
+    ListCell *lc;
+    foreach (lc, ps->resultRelations) {
+        RangeTblEntry *rte = rt_fetch(lfirst_int(lc), ps->rtable);
+        if (const metadata::DistTable *t = metadata::lookup(rte->relid))
+            throw PgError(sqlstate::feature_not_supported,
+                          "this kind of write to distributed table \"" + t->relname + "\" is not supported",
+                          "Rows of a distributed table live in its shards; the coordinator's table stays empty.");
+    }
+}
+
+void executor_start(QueryDesc *qd, int eflags) {
+    pg::guard([&] { ensure_no_shell_write(qd); });
+    if (prev_executor_start)
+        prev_executor_start(qd, eflags);
+    else
+        standard_ExecutorStart(qd, eflags);
+}
+
+void ensure_no_shell_copy(PlannedStmt *pstmt) {
+    Node *stmt = pstmt->utilityStmt;
+    if (!IsA(stmt, CopyStmt)) return;
+    CopyStmt *copy = castNode(CopyStmt, stmt);
+    if (!copy->is_from || !copy->relation || !metadata::any_distributed()) return;
+    Oid relid = pg::call([&] { return RangeVarGetRelid(copy->relation, NoLock, true); });
+    if (const metadata::DistTable *t = metadata::lookup(relid))
+        throw PgError(sqlstate::feature_not_supported,
+                      "COPY into distributed table \"" + t->relname + "\" is not supported yet");
+}
+
+void process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, ProcessUtilityContext context,
+                     ParamListInfo params, QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc) {
+    pg::guard([&] { ensure_no_shell_copy(pstmt); });
+    if (prev_process_utility)
+        prev_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+    else
+        standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+}
+
+}  // namespace
+
+ShellWriteAllowed::ShellWriteAllowed() { shell_write_allowed++; }
+ShellWriteAllowed::~ShellWriteAllowed() { shell_write_allowed--; }
+
+void init() {
+    prev_executor_start = ExecutorStart_hook;
+    ExecutorStart_hook = executor_start;
+    prev_process_utility = ProcessUtility_hook;
+    ProcessUtility_hook = process_utility;
+    reads::init();
+    writes::init();
+}
+
+}  // namespace rollup::hooks

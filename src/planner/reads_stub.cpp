@@ -1,0 +1,5 @@
+// Placeholder until distributed reads land.
+#include "planner/reads.hpp"
+namespace rollup::reads {
+void init() {}
+}  // namespace rollup::reads

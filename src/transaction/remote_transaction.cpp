@@ -1,0 +1,253 @@
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "metadata/metadata_cache.hpp"
+#include "pg/spi.hpp"
+#include "transaction/remote_transaction.hpp"
+
+namespace rollup::xact {
+
+namespace {
+
+int force_depth = 0;
+bool poisoned = false;
+std::string poison_reason;
+
+std::string gid_prefix() {
+    char buf[64];
+    snprintf(buf, sizeof buf, "rollup_%llu_", static_cast<unsigned long long>(GetSystemIdentifier()));
+    return buf;
+}
+
+void send_or_throw(conn::Connection &c, const std::string &sql) {
+    if (!PQsendQuery(c.pg, sql.c_str())) conn::throw_remote_error(c, nullptr);
+}
+
+// Collects every result of the last query; throws the first error.
+void finish_or_throw(conn::Connection &c) {
+    PQsetnonblocking(c.pg, 0);
+    PGresult *err = nullptr;
+    while (PGresult *res = PQgetResult(c.pg)) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !err)
+            err = res;
+        else
+            PQclear(res);
+    }
+    if (err) conn::throw_remote_error(c, err);
+}
+
+void reset_states() {
+    for (conn::Connection *c : conn::all()) {
+        c->xact = conn::RemoteXact::None;
+        c->wrote = false;
+        c->gid.clear();
+        c->claimed = false;
+    }
+    poisoned = false;
+    poison_reason.clear();
+}
+
+void pre_commit() {
+    if (poisoned)
+        throw PgError(sqlstate::connection_failure,
+                      "cannot commit: a remote part of this transaction was lost", poison_reason,
+                      "The transaction is rolled back; run it again.");
+    std::vector<conn::Connection *> written, readonly;
+    for (conn::Connection *c : conn::all()) {
+        if (c->xact == conn::RemoteXact::Failed)
+            throw PgError(sqlstate::object_not_in_prerequisite_state,
+                          "cannot commit: a statement failed on node " + c->address,
+                          "The remote transaction on that node is aborted.");
+        if (c->xact != conn::RemoteXact::Begun) continue;
+        (c->wrote ? written : readonly).push_back(c);
+    }
+    if (written.empty() && readonly.empty()) return;
+    if (written.size() > 1) {
+        TransactionId xid = pg::call([] { return GetTopTransactionId(); });
+        std::string prefix = gid_prefix();
+        for (conn::Connection *c : written) {
+            c->gid = prefix + std::to_string(xid) + "_" + std::to_string(c->nodeid) + "_" +
+                     std::to_string(c->slot);
+            send_or_throw(*c, "PREPARE TRANSACTION '" + c->gid + "'");
+        }
+        for (conn::Connection *c : written) {
+            try {
+                finish_or_throw(*c);
+            } catch (PgError &e) {
+                c->gid.clear();
+                if (e.message().find("prepared transactions are disabled") != std::string::npos)
+                    throw PgError(e.code(), e.message(), e.detail(),
+                                  "Set max_prepared_transactions > 0 on node " + c->address +
+                                      ": transactions that write to several nodes use two-phase commit.",
+                                  e.context());
+                throw;
+            }
+            c->xact = conn::RemoteXact::Prepared;
+        }
+        // Pre-commit runs outside any statement: give SPI a snapshot of its own.
+        pg::call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
+        struct Pop {
+            ~Pop() { PopActiveSnapshot(); }
+        } pop;
+        pg::SpiSession spi;
+        for (conn::Connection *c : written)
+            spi.execute("INSERT INTO rollup.prepared_xact (gid, nodeid) VALUES ($1, $2)",
+                        {pg::text_param(c->gid), {INT4OID, std::to_string(c->nodeid)}}, false);
+    } else {
+        for (conn::Connection *c : written) send_or_throw(*c, "COMMIT");
+    }
+    for (conn::Connection *c : readonly) send_or_throw(*c, "COMMIT");
+    for (conn::Connection *c : written)
+        if (c->xact == conn::RemoteXact::Begun) {
+            finish_or_throw(*c);
+            c->xact = conn::RemoteXact::None;
+        }
+    for (conn::Connection *c : readonly) {
+        finish_or_throw(*c);
+        c->xact = conn::RemoteXact::None;
+    }
+}
+
+// Never throws: the coordinator transaction is already decided.
+void post_commit() {
+    for (conn::Connection *c : conn::all()) {
+        if (c->xact != conn::RemoteXact::Prepared) continue;
+        std::string sql = "COMMIT PREPARED '" + c->gid + "'";
+        PGresult *res = PQexec(c->pg, sql.c_str());
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+            ereport(WARNING, (errmsg("could not commit prepared transaction %s on node %s", c->gid.c_str(),
+                                     c->address.c_str()),
+                              errdetail("%s", PQerrorMessage(c->pg)),
+                              errhint("rollup.recover_prepared_transactions() will commit it later.")));
+        if (res) PQclear(res);
+    }
+    reset_states();
+}
+
+void on_abort() {
+    std::vector<conn::Connection *> drop;
+    for (conn::Connection *c : conn::all()) {
+        if (!c->pg) continue;
+        if (PQtransactionStatus(c->pg) == PQTRANS_ACTIVE) {
+            drop.push_back(c);
+            continue;
+        }
+        const char *sql = nullptr;
+        std::string buf;
+        if (c->xact == conn::RemoteXact::Prepared) {
+            buf = "ROLLBACK PREPARED '" + c->gid + "'";
+            sql = buf.c_str();
+        } else if (c->xact != conn::RemoteXact::None ||
+                   PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+            sql = "ROLLBACK";
+        }
+        if (!sql) continue;
+        PQsetnonblocking(c->pg, 0);
+        PGresult *res = PQexec(c->pg, sql);
+        bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (res) PQclear(res);
+        if (!ok) drop.push_back(c);
+    }
+    for (conn::Connection *c : drop) conn::discard(*c);
+    reset_states();
+}
+
+void xact_callback(XactEvent event, void *) {
+    switch (event) {
+        case XACT_EVENT_PRE_COMMIT:
+        case XACT_EVENT_PARALLEL_PRE_COMMIT:
+            pg::guard([] { pre_commit(); });
+            break;
+        case XACT_EVENT_PRE_PREPARE: {
+            bool remote = false;
+            for (conn::Connection *c : conn::all())
+                if (c->xact != conn::RemoteXact::None) remote = true;
+            if (remote)
+                ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                                errmsg("cannot PREPARE a transaction that used distributed tables")));
+            break;
+        }
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_PARALLEL_COMMIT:
+            post_commit();
+            break;
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+            on_abort();
+            break;
+        default:
+            break;
+    }
+}
+
+SubTransactionId write_subxact = InvalidSubTransactionId;
+
+void subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId, void *) {
+    if (event != SUBXACT_EVENT_ABORT_SUB) return;
+    // Remote work done inside the aborted subtransaction cannot be undone on its own: make sure
+    // the transaction cannot commit it by mistake.
+    for (conn::Connection *c : conn::all())
+        if (c->xact != conn::RemoteXact::None && c->wrote && write_subxact >= mySubid) {
+            poisoned = true;
+            poison_reason = "a subtransaction that wrote to distributed tables was rolled back";
+        }
+}
+
+}  // namespace
+
+ForceRemoteTransactions::ForceRemoteTransactions() { force_depth++; }
+ForceRemoteTransactions::~ForceRemoteTransactions() { force_depth--; }
+bool force_remote_transactions() { return force_depth > 0; }
+void note_write() { write_subxact = GetCurrentSubTransactionId(); }
+
+void connection_lost(conn::Connection &c) {
+    if (c.xact != conn::RemoteXact::None) {
+        poisoned = true;
+        poison_reason = "the connection to node " + c.address + " was closed during the transaction";
+    }
+}
+
+void register_callbacks() {
+    RegisterXactCallback(xact_callback, nullptr);
+    RegisterSubXactCallback(subxact_callback, nullptr);
+}
+
+int recover_prepared() {
+    std::string prefix = gid_prefix();
+    int resolved = 0;
+    pg::SpiSession spi;
+    for (const metadata::NodeInfo &n : metadata::nodes()) {
+        conn::Connection &c = conn::acquire(n.nodeid, 999);  // a slot never used inside transactions
+        std::string like = prefix;
+        PGresult *res = PQexec(c.pg, ("SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
+                                      "AND starts_with(gid, '" + prefix + "')").c_str());
+        if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) conn::throw_remote_error(c, res);
+        std::vector<std::string> gids;
+        for (int i = 0; i < PQntuples(res); i++) gids.emplace_back(PQgetvalue(res, i, 0));
+        PQclear(res);
+        std::set<std::string> present(gids.begin(), gids.end());
+        for (const std::string &gid : gids) {
+            // gid: rollup_<sysid>_<xid>_<node>_<slot>
+            unsigned long xid = std::stoul(gid.substr(prefix.size()));
+            TransactionId txid = static_cast<TransactionId>(xid);
+            if (pg::call([&] { return TransactionIdIsInProgress(txid); })) continue;
+            auto rows = spi.query("SELECT 1 FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(gid)});
+            std::string sql = (rows.empty() ? "ROLLBACK PREPARED '" : "COMMIT PREPARED '") + gid + "'";
+            conn::exec_control(c, sql);
+            resolved++;
+            present.erase(gid);
+        }
+        // Forget records whose prepared transaction is gone from the node.
+        auto recs = spi.query("SELECT gid FROM rollup.prepared_xact WHERE nodeid = $1",
+                              {{INT4OID, std::to_string(n.nodeid)}}, false);
+        for (auto &r : recs)
+            if (r[0] && !present.count(*r[0]))
+                spi.execute("DELETE FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(*r[0])});
+    }
+    return resolved;
+}
+
+}  // namespace rollup::xact
