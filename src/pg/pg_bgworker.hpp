@@ -3,7 +3,9 @@
 #pragma once
 #include "pg/pg.hpp"
 extern "C" {
+#include "access/heapam.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "parser/analyze.h"
 #include "pgtime.h"

@@ -102,9 +102,20 @@ void init() {
 
 // ---- the launcher (no database) ----
 
+// Without a database only the nailed shared catalogs can be read, and not through their indexes:
+// a heap scan of pg_database, as the autovacuum launcher does.
 static bool database_exists(const char *name) {
     StartTransactionCommand();
-    bool found = OidIsValid(get_database_oid(name, true));
+    Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+    bool found = false;
+    HeapTuple tup;
+    while (!found && (tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+        Form_pg_database db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tup));
+        found = strcmp(NameStr(db->datname), name) == 0 && db->datallowconn;
+    }
+    table_endscan(scan);
+    table_close(rel, AccessShareLock);
     CommitTransactionCommand();
     return found;
 }
