@@ -194,7 +194,10 @@ private:
 
         JobRow *rows = nullptr;
         int n = call([&] { return load_jobs(&rows, loop_cxt_); });
-        sync_jobs(rows, n, now_s, tz);
+        // A new or changed job's next tick is computed from the previous loop, so that an instant
+        // between the two loops is not lost (bounded, so a long pause does not replay much).
+        sync_jobs(rows, n, std::max(prev_loop_s_, now_s - 2), tz);
+        prev_loop_s_ = now_s;
 
         std::set<int64_t> tracked;
         for (const auto &kv : runs_) tracked.insert(kv.second.jobid);
@@ -326,7 +329,7 @@ private:
         }
     }
 
-    void sync_jobs(const JobRow *rows, int n, int64_t now_s, const core::TimeZone &tz) {
+    void sync_jobs(const JobRow *rows, int n, int64_t after_s, const core::TimeZone &tz) {
         std::map<int64_t, JobState> next;
         for (int i = 0; i < n; i++) {
             const JobRow &row = rows[i];
@@ -345,7 +348,7 @@ private:
                               st.schedule + "\": " + e.what();
                 }
                 if (!problem.empty()) call([&] { log_message(WARNING, problem.c_str()); });
-                st.next_fire_s = st.valid ? st.sched.next_after(now_s, tz, st.changed_s) : core::kNever;
+                st.next_fire_s = st.valid ? st.sched.next_after(after_s, tz, st.changed_s) : core::kNever;
             }
             next[row.jobid] = std::move(st);
         }
@@ -358,6 +361,7 @@ private:
     bool extension_seen_ = false;
     bool logged_waiting_ = false;
     int64_t last_prune_ms_ = 0;
+    int64_t prev_loop_s_ = 0;
     MemoryContext loop_cxt_;
 };
 
