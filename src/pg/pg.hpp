@@ -109,6 +109,7 @@ extern "C" {
 #include "executor/execdesc.h"
 #include "utils/tuplestore.h"
 #include "access/transam.h"
+#include "utils/datum.h"
 #include "catalog/pg_aggregate.h"
 #include "commands/explain.h"
 #include "optimizer/cost.h"
