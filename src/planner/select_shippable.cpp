@@ -57,6 +57,7 @@ bool sortclauses_ok(List *clauses) {
 // Returns true when NOT shippable (walker convention: true stops the walk).
 bool ship_walker(Node *node, ShipContext *ctx) {
     if (node == nullptr) return false;
+    if (IsA(node, List)) return expression_tree_walker(node, reinterpret_cast<bool (*)()>(ship_walker), ctx);
     Oid coll = exprCollation(node);
     if (OidIsValid(coll) && !builtin(coll)) return true;
     Oid incoll = exprInputCollation(node);
