@@ -697,8 +697,7 @@ void explain(RollupScanState *st, ExplainState *es) {
     });
     if (explain_all_tasks) {
         for (const NodeQuery &q : ex.queries) {
-            const metadata::NodeInfo &n = metadata::node(q.nodeid);
-            std::string label = "Query on " + n.host + ":" + std::to_string(n.port);
+            std::string label = "Query on node " + std::to_string(q.nodeid);
             pg::call([&] { ExplainPropertyText(label.c_str(), q.sql.c_str(), es); });
         }
     } else if (!ex.shard_sql.empty()) {

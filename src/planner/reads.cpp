@@ -223,7 +223,7 @@ void add_agg_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *output_r
     spec.prune_exprs = pr.prune_exprs;
 
     double tasks = pr.all ? t->shard_count : static_cast<double>(pr.shards.size());
-    double rows = output_rel->rows > 0 ? output_rel->rows : 100;
+    double rows = output_rel->rows > 0 ? output_rel->rows : parse->groupClause == NIL ? 1 : scan->rows;
     CustomPath *cp = pg::call([] { return makeNode(CustomPath); });
     cp->path.pathtype = T_CustomScan;
     cp->path.parent = output_rel;
@@ -233,9 +233,10 @@ void add_agg_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *output_r
     cp->path.parallel_safe = false;
     cp->path.parallel_workers = 0;
     cp->path.rows = rows;
-    // Cheaper than any aggregation on the coordinator over the fetched rows (which it replaces).
+    // Cheaper than any aggregation on the coordinator over the fetched rows (which it replaces):
+    // the scan's start-up plus less per output row than the scan costs per input row.
     cp->path.startup_cost = kStartupCost + tasks;
-    cp->path.total_cost = cp->path.startup_cost + rows * (cpu_tuple_cost + kRowCost);
+    cp->path.total_cost = cp->path.startup_cost + rows * cpu_tuple_cost * 0.5;
     cp->path.pathkeys = NIL;
     cp->flags = 0;
     cp->custom_paths = NIL;
