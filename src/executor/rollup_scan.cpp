@@ -696,8 +696,13 @@ void explain(RollupScanState *st, ExplainState *es) {
         ExplainPropertyInteger("Node Queries", NULL, static_cast<int64>(ex.queries.size()), es);
     });
     if (explain_all_tasks) {
+        // Nodes are numbered by their order among the nodes this scan reads (ids and ports vary).
+        std::map<int, int> rank;
+        for (const NodeQuery &q : ex.queries) rank.emplace(q.nodeid, 0);
+        int k = 0;
+        for (auto &kv : rank) kv.second = ++k;
         for (const NodeQuery &q : ex.queries) {
-            std::string label = "Query on node " + std::to_string(q.nodeid);
+            std::string label = "Query on node " + std::to_string(rank[q.nodeid]);
             pg::call([&] { ExplainPropertyText(label.c_str(), q.sql.c_str(), es); });
         }
     } else if (!ex.shard_sql.empty()) {
