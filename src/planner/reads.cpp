@@ -56,6 +56,7 @@ Node *renumber(Node *expr, Index rti) {
 // Rough per-shard costs: a round trip per node plus transfer of every row.
 constexpr double kStartupCost = 100.0;
 constexpr double kRowCost = 0.02;
+constexpr double kRowsPerShard = 10000.0;
 
 void ensure_no_row_locks(PlannerInfo *root, Index rti, const metadata::DistTable &t) {
     ListCell *lc;
@@ -87,6 +88,14 @@ void add_scan_path(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry 
     }
     select::Pruning pr = select::prune_at_plan_time(*t, pushed_exprs, rti);
     double tasks = pr.all ? t->shard_count : static_cast<double>(pr.shards.size());
+
+    // The shell is empty and has no statistics: assume kRowsPerShard rows in each shard read, so that
+    // moving rows to the coordinator looks as expensive as it is and work shipped to shards wins.
+    double selectivity = pg::call([&] {
+        return clauselist_selectivity(root, rel->baserestrictinfo, 0, JOIN_INNER, nullptr);
+    });
+    rel->tuples = kRowsPerShard * t->shard_count;
+    rel->rows = pg::call([&] { return clamp_row_est(kRowsPerShard * tasks * selectivity); });
 
     CustomPath *cp = pg::call([] { return makeNode(CustomPath); });
     cp->path.pathtype = T_CustomScan;
