@@ -108,4 +108,10 @@ extern "C" {
 #include "rewrite/rewriteHandler.h"
 #include "executor/execdesc.h"
 #include "utils/tuplestore.h"
+#include "access/transam.h"
+#include "utils/datum.h"
+#include "catalog/pg_aggregate.h"
+#include "commands/explain.h"
+#include "optimizer/cost.h"
+#include "rewrite/rewriteManip.h"
 }
