@@ -27,6 +27,8 @@ struct Connection {
     std::string timezone;   // TimeZone last sent to the node's session
     SubTransactionId begun_subxact = InvalidSubTransactionId;  // where the remote BEGIN happened
     std::vector<SubTransactionId> savepoints;                   // remote savepoints, innermost last
+    std::map<std::string, std::string> prepared;                // statement text -> prepared name
+    int next_statement = 0;
 };
 
 // SQL to send before a statement so that the node's session evaluates like ours (TimeZone);

@@ -20,11 +20,25 @@ namespace rollup::exec {
 
 namespace {
 
+// A task goes out as one or more protocol steps, one query in flight at a time: a BEGIN / SET
+// prefix (alone when the statement needs single-row mode or parameters), a Parse of a statement
+// not yet prepared on the connection, then the statement itself.
+struct Step {
+    enum Kind { Query, Prepare, ExecPrepared, QueryParams } kind;
+    std::string text;  // SQL (Query, Prepare, QueryParams)
+    std::string name;  // prepared statement (Prepare, ExecPrepared)
+    int skip = 0;      // leading COMMAND_OK results that belong to a prefix (Query)
+};
+
+constexpr int kMaxPreparedPerConnection = 256;
+
 struct Lane {
     conn::Connection *c = nullptr;
     std::deque<Task *> queue;
     Task *current = nullptr;
-    int skip_results = 0;  // results of a BEGIN sent in front of the task
+    std::vector<Step> steps;
+    size_t step = 0;
+    int skip_results = 0;  // results of a BEGIN/SET still to skip in the current step
     bool flushing = false;
     bool armed_for_write = false;
     int event_pos = -1;
@@ -32,7 +46,87 @@ struct Lane {
 
 bool needs_remote_xact(const Task &t, const conn::Connection &c) {
     if (c.xact == conn::RemoteXact::Begun) return false;  // already inside one
+    if (t.autocommit && c.xact == conn::RemoteXact::None && !IsTransactionBlock() &&
+        !xact::force_remote_transactions())
+        return false;
     return t.write || IsTransactionBlock() || xact::force_remote_transactions();
+}
+
+// The steps of a task on a connection (and the remote transaction bookkeeping they imply).
+std::vector<Step> plan_steps(Task &t, conn::Connection &c) {
+    std::string prefix;
+    int skip = 0;
+    if (needs_remote_xact(t, c)) {
+        prefix = "BEGIN ISOLATION LEVEL READ COMMITTED;";
+        skip = 1;
+        c.xact = conn::RemoteXact::Begun;
+        xact::note_begin(c);
+    }
+    std::string sync = conn::session_sync_sql(c);
+    if (!sync.empty()) {
+        prefix += sync;
+        skip++;
+    }
+    // A write sent outside a remote transaction commits on the node by itself (autocommit).
+    if (t.write && c.xact != conn::RemoteXact::None) c.wrote = true;
+    std::vector<Step> steps;
+    const bool parameterized = !t.params.empty() || t.prepare;
+    if (!parameterized && !(t.single_row && skip > 0)) {
+        steps.push_back({Step::Query, prefix + t.sql, {}, skip});
+        return steps;
+    }
+    if (skip > 0) steps.push_back({Step::Query, prefix, {}, skip});
+    if (!parameterized) {
+        steps.push_back({Step::Query, t.sql, {}, 0});
+        return steps;
+    }
+    if (t.prepare) {
+        auto it = c.prepared.find(t.sql);
+        if (it != c.prepared.end()) {
+            steps.push_back({Step::ExecPrepared, {}, it->second, 0});
+            return steps;
+        }
+        if (static_cast<int>(c.prepared.size()) < kMaxPreparedPerConnection) {
+            std::string name = "rollup_" + std::to_string(++c.next_statement);
+            steps.push_back({Step::Prepare, t.sql, name, 0});
+            steps.push_back({Step::ExecPrepared, {}, name, 0});
+            return steps;
+        }
+    }
+    steps.push_back({Step::QueryParams, t.sql, {}, 0});
+    return steps;
+}
+
+// Sends the lane's current step.
+void send_step(Lane &l) {
+    Task &t = *l.current;
+    const Step &st = l.steps[l.step];
+    const bool last = l.step + 1 == l.steps.size();
+    std::vector<const char *> values;
+    for (const auto &p : t.params) values.push_back(p ? p->c_str() : nullptr);
+    const int n = static_cast<int>(t.params.size());
+    int ok = 0;
+    switch (st.kind) {
+        case Step::Query:
+            ok = PQsendQuery(l.c->pg, st.text.c_str());
+            break;
+        case Step::Prepare:
+            ok = PQsendPrepare(l.c->pg, st.name.c_str(), st.text.c_str(), n, t.param_types.data());
+            break;
+        case Step::ExecPrepared:
+            ok = PQsendQueryPrepared(l.c->pg, st.name.c_str(), n, values.data(), nullptr, nullptr, 0);
+            break;
+        case Step::QueryParams:
+            ok = PQsendQueryParams(l.c->pg, st.text.c_str(), n, t.param_types.data(), values.data(), nullptr,
+                                   nullptr, 0);
+            break;
+    }
+    if (!ok) conn::throw_remote_error(*l.c, nullptr);
+    l.skip_results = st.skip;
+    if (last && t.single_row && st.skip == 0) PQsetSingleRowMode(l.c->pg);
+    int f = PQflush(l.c->pg);
+    if (f < 0) conn::throw_remote_error(*l.c, nullptr);
+    l.flushing = f == 1;
 }
 
 struct WaitSet {
@@ -56,7 +150,27 @@ void run_local(Task &t) {
     conn::CanonicalOutputStyle style;  // the same text forms a node session produces
     pg::SpiSession spi;
     const char *sql = t.sql.c_str();
-    int rc = pg::call([&] { return SPI_execute(sql, true, 0); });
+    const int nargs = static_cast<int>(t.params.size());
+    std::vector<Datum> values(nargs);
+    std::vector<char> nulls(nargs, ' ');
+    for (int i = 0; i < nargs; i++) {
+        if (!t.params[i]) {
+            nulls[i] = 'n';
+            continue;
+        }
+        const char *text = t.params[i]->c_str();
+        Oid type = t.param_types[i];
+        values[i] = pg::call([&] {
+            Oid input, ioparam;
+            getTypeInputInfo(type, &input, &ioparam);
+            return OidInputFunctionCall(input, const_cast<char *>(text), ioparam, -1);
+        });
+    }
+    int rc = pg::call([&] {
+        return nargs == 0 ? SPI_execute(sql, true, 0)
+                          : SPI_execute_with_args(sql, nargs, t.param_types.data(), values.data(), nulls.data(),
+                                                  true, 0);
+    });
     if (rc != SPI_OK_SELECT || !SPI_tuptable) {
         t.rows_affected += static_cast<int64_t>(SPI_processed);
         return;
@@ -203,27 +317,10 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
         if (first_error || l.queue.empty()) return false;
         Task *t = l.queue.front();
         l.queue.pop_front();
-        std::string sql;
-        l.skip_results = 0;
-        if (needs_remote_xact(*t, *l.c)) {
-            sql = "BEGIN ISOLATION LEVEL READ COMMITTED;";
-            l.skip_results = 1;
-            l.c->xact = conn::RemoteXact::Begun;
-            xact::note_begin(*l.c);
-        }
-        std::string sync = conn::session_sync_sql(*l.c);
-        if (!sync.empty()) {
-            sql += sync;
-            l.skip_results++;
-        }
-        sql += t->sql;
-        if (t->write) l.c->wrote = true;
-        if (!PQsendQuery(l.c->pg, sql.c_str())) conn::throw_remote_error(*l.c, nullptr);
-        if (t->single_row && l.skip_results == 0) PQsetSingleRowMode(l.c->pg);
         l.current = t;
-        int f = PQflush(l.c->pg);
-        if (f < 0) conn::throw_remote_error(*l.c, nullptr);
-        l.flushing = f == 1;
+        l.steps = plan_steps(*t, *l.c);
+        l.step = 0;
+        send_step(l);
         busy++;
         return true;
     };
@@ -281,6 +378,11 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
         while (l.current && !PQisBusy(l.c->pg)) {
             PGresult *res = PQgetResult(l.c->pg);
             if (!res) {
+                if (!first_error && l.step + 1 < l.steps.size()) {
+                    l.step++;
+                    send_step(l);
+                    continue;
+                }
                 l.current = nullptr;
                 busy--;
                 if (!send_next(l)) break;
@@ -290,10 +392,11 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
             if (l.skip_results > 0 && st == PGRES_COMMAND_OK) {  // BEGIN, SET
                 l.skip_results--;
                 PQclear(res);
-                if (l.skip_results == 0 && l.current->single_row) {
-                    // single-row mode can only be set before the first result of a query; the
-                    // BEGIN took that place, so this task streams in whole-result mode.
-                }
+                continue;
+            }
+            if (l.steps[l.step].kind == Step::Prepare && st == PGRES_COMMAND_OK) {
+                l.c->prepared[l.steps[l.step].text] = l.steps[l.step].name;
+                PQclear(res);
                 continue;
             }
             switch (st) {

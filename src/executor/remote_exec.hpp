@@ -15,7 +15,17 @@ struct Task {
     int nodeid = 0;
     std::string sql;
     bool write = false;       // goes through slot 0 and opens a remote transaction
+    // With write: the statement is the whole coordinator transaction (autocommit, top level, one
+    // node), so it is sent without BEGIN and commits on the node by itself (no COMMIT round trip).
+    // Ignored when the connection is already inside a remote transaction.
+    bool autocommit = false;
     bool single_row = false;  // stream rows one PGresult each (PGRES_SINGLE_TUPLE)
+    // Parameters ($1, $2, ... in sql, text form; nullopt is NULL) and their types. With prepare,
+    // sql is prepared once per connection and executed with the values afterwards, so a node plans
+    // a statement of that shape once (bounded per connection by rollup.max_prepared_per_connection).
+    std::vector<std::optional<std::string>> params;
+    std::vector<Oid> param_types;
+    bool prepare = false;
     // Called for each result that carries rows; must not PQclear it.
     std::function<void(PGresult *)> on_rows;
     int64_t rows_affected = 0;  // sum of PQcmdTuples over the task's statements

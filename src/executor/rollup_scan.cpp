@@ -64,7 +64,14 @@ struct ScanExec {
     int shard_count = 0;
     bool fetched = false;
     std::string remote_plan;
+    // Values of $1, $2, ... in the statements (the query's constants, folded stable functions and
+    // parameters): the statement text then depends only on the query's shape, and each node plans
+    // it once per connection (prepared), not once per execution.
+    std::vector<std::optional<std::string>> params;
+    std::vector<Oid> param_types;
 };
+
+bool prepare_statements_guc = true;
 
 struct RollupScanState {
     CustomScanState css;
@@ -309,6 +316,39 @@ Node *replace_params_mutator(Node *node, ExprContext *econtext) {
     return expression_tree_mutator(node, reinterpret_cast<Node *(*)()>(replace_params_mutator), econtext);
 }
 
+struct ParamContext {
+    ScanExec *ex;
+};
+
+// Every constant becomes a parameter whose value travels beside the statement.
+Node *parameterize_mutator(Node *node, ParamContext *ctx) {
+    if (!node) return nullptr;
+    if (IsA(node, Const)) {
+        Const *c = reinterpret_cast<Const *>(node);
+        if (c->consttype == UNKNOWNOID || c->consttype == CSTRINGOID) return node;
+        ScanExec *ex = ctx->ex;
+        if (c->constisnull) {
+            ex->params.emplace_back(std::nullopt);
+        } else {
+            Oid out;
+            bool varlena;
+            getTypeOutputInfo(c->consttype, &out, &varlena);
+            char *text = OidOutputFunctionCall(out, c->constvalue);
+            ex->params.emplace_back(std::string(text));
+        }
+        ex->param_types.push_back(c->consttype);
+        Param *p = makeNode(Param);
+        p->paramkind = PARAM_EXTERN;
+        p->paramid = static_cast<int>(ex->params.size());
+        p->paramtype = c->consttype;
+        p->paramtypmod = c->consttypmod;
+        p->paramcollid = c->constcollid;
+        p->location = -1;
+        return reinterpret_cast<Node *>(p);
+    }
+    return expression_tree_mutator(node, reinterpret_cast<Node *(*)()>(parameterize_mutator), ctx);
+}
+
 // Params and stable functions become constants, once for all shards.
 Node *fold(Node *expr, EState *estate, ExprContext *econtext) {
     Node *n = pg::call([&] { return replace_params_mutator(static_cast<Node *>(copyObjectImpl(expr)), econtext); });
@@ -398,7 +438,14 @@ void begin(RollupScanState *st, EState *estate, int eflags) {
     // Deparse in a style every node parses back exactly.
     conn::CanonicalOutputStyle style;
     List *dpcontext = pg::call([&] { return deparse_context_for(t.relname.c_str(), t.relid); });
-    auto folded = [&](Node *n) -> Node * { return explain_only ? n : fold(n, estate, econtext); };
+    ScanExec &exs = *st->exec;
+    ParamContext pctx{&exs};
+    auto folded = [&](Node *n) -> Node * {
+        if (explain_only) return n;
+        Node *f = fold(n, estate, econtext);
+        if (!prepare_statements_guc) return f;
+        return pg::call([&] { return parameterize_mutator(f, &pctx); });
+    };
 
     std::string select_list;
     auto add_col = [&](const std::string &s) {
@@ -597,6 +644,9 @@ void fetch(RollupScanState *st) {
         t.sql = q.sql;
         t.single_row = ex.spec.mode == select::Mode::Scan;
         t.local = q.local;
+        t.params = ex.params;
+        t.param_types = ex.param_types;
+        t.prepare = !ex.params.empty();
         t.on_rows = [st](PGresult *res) { pg::call([&] { store_result(st, res); }); };
         tasks.push_back(std::move(t));
     }
@@ -658,6 +708,8 @@ std::string remote_explain(RollupScanState *st, ExplainState *es) {
     exec::Task t;
     t.nodeid = ex.shard_node;
     t.sql = "EXPLAIN (" + opts + ") " + ex.shard_sql;
+    t.params = ex.params;
+    t.param_types = ex.param_types;
     std::string out;
     t.on_rows = [&out](PGresult *res) {
         for (int r = 0; r < PQntuples(res); r++) {
@@ -714,6 +766,18 @@ void explain(RollupScanState *st, ExplainState *es) {
     } else if (!ex.shard_sql.empty()) {
         pg::call([&] { ExplainPropertyText("Shard Query", ex.shard_sql.c_str(), es); });
     }
+    if (!ex.params.empty()) {
+        std::string values;
+        for (size_t i = 0; i < ex.params.size(); i++) {
+            if (i) values += ", ";
+            values += "$" + std::to_string(i + 1) + " = ";
+            if (!ex.params[i])
+                values += "NULL";
+            else
+                values += pg::call([&] { return quote_literal_cstr(ex.params[i]->c_str()); });
+        }
+        pg::call([&] { ExplainPropertyText("Query Parameters", values.c_str(), es); });
+    }
     if (es->analyze && ex.fetched && !ex.shard_sql.empty()) {
         if (ex.remote_plan.empty()) ex.remote_plan = remote_explain(st, es);
         explain_lines("Remote Plan (one shard)", ex.remote_plan, es);
@@ -744,6 +808,11 @@ const CustomScanMethods *methods() { return &scan_methods; }
 
 void init() {
     RegisterCustomScanMethods(&scan_methods);
+    DefineCustomBoolVariable("rollup.prepare_node_statements",
+                             "Distributed reads send their constants as parameters of statements prepared "
+                             "once per node connection.",
+                             "A node then plans a statement of a given shape once, not at every execution.",
+                             &prepare_statements_guc, true, PGC_USERSET, 0, NULL, NULL, NULL);
     DefineCustomBoolVariable("rollup.explain_all_tasks", "EXPLAIN shows the statement sent to every node.",
                              "Otherwise it shows the query of one shard.", &explain_all_tasks, false, PGC_USERSET, 0,
                              NULL, NULL, NULL);
