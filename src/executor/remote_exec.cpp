@@ -30,6 +30,9 @@ struct Lane {
 
 bool needs_remote_xact(const Task &t, const conn::Connection &c) {
     if (c.xact == conn::RemoteXact::Begun) return false;  // already inside one
+    if (t.autocommit && c.xact == conn::RemoteXact::None && !IsTransactionBlock() &&
+        !xact::force_remote_transactions())
+        return false;
     return t.write || IsTransactionBlock() || xact::force_remote_transactions();
 }
 
@@ -101,7 +104,9 @@ void execute(std::vector<Task> &tasks) {
             l.c->xact = conn::RemoteXact::Begun;
         }
         sql += t->sql;
-        if (t->write) {
+        if (t->write && l.skip_results == 0 && l.c->xact == conn::RemoteXact::None) {
+            // autocommit: the node commits the statement itself; nothing to do at our commit
+        } else if (t->write) {
             l.c->wrote = true;
             xact::note_write();
         }

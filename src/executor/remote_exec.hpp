@@ -13,6 +13,10 @@ struct Task {
     int nodeid = 0;
     std::string sql;
     bool write = false;       // goes through slot 0 and opens a remote transaction
+    // With write: the statement is the whole coordinator transaction (autocommit, top level, one
+    // node), so it is sent without BEGIN and commits on the node by itself (no COMMIT round trip).
+    // Ignored when the connection is already inside a remote transaction.
+    bool autocommit = false;
     bool single_row = false;  // stream rows one PGresult each (PGRES_SINGLE_TUPLE)
     // Called for each result that carries rows; must not PQclear it.
     std::function<void(PGresult *)> on_rows;
