@@ -28,9 +28,7 @@ unit: deps
 	cd build && ctest --output-on-failure
 
 check: deps
-	$(BUILD) all -j2
-	$(MAKE) unit
-	bash test/run_tests.sh
+	PG_CONFIG=$(PG_CONFIG) bash scripts/check.sh
 
 demo: deps
 	$(BUILD) all -j2

@@ -240,15 +240,7 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
     metadata::broadcast_change();
 
     // Create every shard: one round trip per node, all nodes at once.
-    std::vector<exec::Task> tasks;
-    for (auto &kv : ddl_by_node) {
-        exec::Task t;
-        t.nodeid = kv.first;
-        t.sql = kv.second;
-        t.write = true;
-        tasks.push_back(std::move(t));
-    }
-    exec::execute(tasks);
+    exec::execute_per_node(ddl_by_node, true);
 
     const metadata::DistTable &t = metadata::get(relid);
     move_rows(relid, t);

@@ -27,15 +27,7 @@ void drop_shards(pg::SpiSession &spi, Oid relid, const std::string &schema, cons
     spi.execute("DELETE FROM rollup.shard WHERE logicalrelid = $1::oid", {pg::oid_param(relid)}, false);
     spi.execute("DELETE FROM rollup.dist_table WHERE logicalrelid = $1::oid", {pg::oid_param(relid)}, false);
     metadata::broadcast_change();
-    std::vector<exec::Task> tasks;
-    for (auto &kv : sql_by_node) {
-        exec::Task t;
-        t.nodeid = kv.first;
-        t.sql = kv.second;
-        t.write = true;
-        tasks.push_back(std::move(t));
-    }
-    exec::execute(tasks);
+    exec::execute_per_node(sql_by_node, true);
 }
 
 }  // namespace

@@ -52,6 +52,8 @@ PGconn *connect(const metadata::NodeInfo &node) {
     add("application_name", "rollup");
     add("connect_timeout", std::to_string(connect_timeout_guc));
     add("client_encoding", GetDatabaseEncodingName());
+    // Values cross the wire as text: make the node print them in a form we parse exactly.
+    add("options", "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3");
     if (node_conninfo_guc && node_conninfo_guc[0]) {
         char *err = nullptr;
         PQconninfoOption *opts = PQconninfoParse(node_conninfo_guc, &err);
@@ -175,14 +177,97 @@ void throw_remote_error(Connection &c, PGresult *res) {
     throw PgError(code, msg, detail, hint, "while executing command on " + c.address);
 }
 
+namespace {
+
+// Waits for the socket (or the latch: then interrupts are checked, which may throw).
+void wait_socket(Connection &c, bool for_write) {
+    int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (for_write ? WL_SOCKET_WRITEABLE : WL_SOCKET_READABLE);
+    int sock = PQsocket(c.pg);
+    int rc = pg::call([&] { return WaitLatchOrSocket(MyLatch, events, sock, -1, PG_WAIT_EXTENSION); });
+    if (rc & WL_LATCH_SET) {
+        ResetLatch(MyLatch);
+        pg::call([] { CHECK_FOR_INTERRUPTS(); });
+    }
+}
+
+// An interrupt while a query runs leaves the connection in an unknown state: drop it.
+template <typename Fn>
+auto interruptible(Connection &c, Fn &&fn) -> decltype(fn()) {
+    try {
+        return fn();
+    } catch (...) {
+        if (c.xact != RemoteXact::None) {
+            // The remote transaction dies with the connection; the caller's transaction aborts.
+            c.xact = RemoteXact::Failed;
+        }
+        discard(c);
+        throw;
+    }
+}
+
+}  // namespace
+
+void flush(Connection &c) {
+    PQsetnonblocking(c.pg, 1);
+    interruptible(c, [&] {
+        for (;;) {
+            int f = PQflush(c.pg);
+            if (f == 0) return;
+            if (f < 0) throw_remote_error(c, nullptr);
+            wait_socket(c, true);
+        }
+    });
+}
+
+PGresult *get_result(Connection &c) {
+    flush(c);
+    return interruptible(c, [&]() -> PGresult * {
+        while (PQisBusy(c.pg)) {
+            wait_socket(c, false);
+            if (!PQconsumeInput(c.pg)) throw_remote_error(c, nullptr);
+        }
+        return PQgetResult(c.pg);
+    });
+}
+
 void exec_control(Connection &c, const std::string &sql) {
-    PGresult *res = PQexec(c.pg, sql.c_str());
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw_remote_error(c, res);
-    PQclear(res);
+    PQsetnonblocking(c.pg, 1);
+    if (!PQsendQuery(c.pg, sql.c_str())) throw_remote_error(c, nullptr);
+    PGresult *err = nullptr;
+    while (PGresult *res = get_result(c)) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !err)
+            err = res;
+        else
+            PQclear(res);
+    }
+    if (err) throw_remote_error(c, err);
 }
 
 int max_connections_per_node() { return max_per_node_guc; }
+
+std::string session_sync_sql(Connection &c) {
+    const char *tz = pg_get_timezone_name(session_timezone);
+    if (!tz || c.timezone == tz) return {};
+    c.timezone = tz;
+    std::string lit = pg::call([&] { return quote_literal_cstr(tz); });
+    return "SET TimeZone TO " + lit + ";";
+}
+
+CanonicalOutputStyle::CanonicalOutputStyle()
+    : date_style(DateStyle), date_order(DateOrder), interval_style(IntervalStyle), float_digits(extra_float_digits) {
+    DateStyle = USE_ISO_DATES;
+    DateOrder = DATEORDER_YMD;
+    IntervalStyle = INTSTYLE_POSTGRES;
+    extra_float_digits = 3;
+}
+
+CanonicalOutputStyle::~CanonicalOutputStyle() {
+    DateStyle = date_style;
+    DateOrder = date_order;
+    IntervalStyle = interval_style;
+    extra_float_digits = float_digits;
+}
 
 void define_gucs() {
     DefineCustomStringVariable("rollup.node_conninfo", "Extra libpq options for connections to nodes.",

@@ -24,6 +24,21 @@ struct Connection {
     bool claimed = false;   // a statement is using it right now
     std::string gid;        // set while prepared
     std::string address;    // host:port, for messages
+    std::string timezone;   // TimeZone last sent to the node's session
+    SubTransactionId begun_subxact = InvalidSubTransactionId;  // where the remote BEGIN happened
+    std::vector<SubTransactionId> savepoints;                   // remote savepoints, innermost last
+};
+
+// SQL to send before a statement so that the node's session evaluates like ours (TimeZone);
+// empty when nothing changed. Each statement in it yields one extra result.
+std::string session_sync_sql(Connection &c);
+
+// Text output of values in a style every node reads back exactly (ISO dates, postgres intervals,
+// round-trip floats), whatever the user's DateStyle: hold one while formatting values for a node.
+struct CanonicalOutputStyle {
+    CanonicalOutputStyle();
+    ~CanonicalOutputStyle();
+    int date_style, date_order, interval_style, float_digits;
 };
 
 // Returns a connected connection (connecting, blocking, if needed).
@@ -37,8 +52,13 @@ int open_count();
 void discard(Connection &c);
 void close_all();
 
-// Sends a query synchronously and checks its result (for short control commands).
+// Sends a query and checks its result (for control commands). Waits on the latch too, so that
+// cancel and statement_timeout interrupt it; an interrupted connection is dropped.
 void exec_control(Connection &c, const std::string &sql);
+// The next result of the running query (nullptr when done), waiting interruptibly.
+PGresult *get_result(Connection &c);
+// Flushes what libpq has buffered for the node, waiting interruptibly.
+void flush(Connection &c);
 // Turns a failed PGresult (or the connection's error) into a PgError naming the node.
 [[noreturn]] void throw_remote_error(Connection &c, PGresult *res);
 

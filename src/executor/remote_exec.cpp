@@ -25,6 +25,7 @@ struct Lane {
     Task *current = nullptr;
     int skip_results = 0;  // results of a BEGIN sent in front of the task
     bool flushing = false;
+    bool armed_for_write = false;
     int event_pos = -1;
 };
 
@@ -102,14 +103,17 @@ void execute(std::vector<Task> &tasks) {
             sql = "BEGIN ISOLATION LEVEL READ COMMITTED;";
             l.skip_results = 1;
             l.c->xact = conn::RemoteXact::Begun;
+            xact::note_begin(*l.c);
+        }
+        std::string sync = conn::session_sync_sql(*l.c);
+        if (!sync.empty()) {
+            sql += sync;
+            l.skip_results++;
         }
         sql += t->sql;
-        if (t->write && l.skip_results == 0 && l.c->xact == conn::RemoteXact::None) {
-            // autocommit: the node commits the statement itself; nothing to do at our commit
-        } else if (t->write) {
-            l.c->wrote = true;
-            xact::note_write();
-        }
+        // An autocommit write (no BEGIN sent, none open) commits on the node by itself: nothing for
+        // our commit to do there.
+        if (t->write && l.c->xact != conn::RemoteXact::None) l.c->wrote = true;
         if (!PQsendQuery(l.c->pg, sql.c_str())) conn::throw_remote_error(*l.c, nullptr);
         if (t->single_row && l.skip_results == 0) PQsetSingleRowMode(l.c->pg);
         l.current = t;
@@ -125,16 +129,31 @@ void execute(std::vector<Task> &tasks) {
         send_next(*l);
     }
 
+    // The set holds the sockets of the lanes with a query running; it is rebuilt when a lane is done,
+    // so that an idle socket (which may turn readable, e.g. at disconnect) never wakes us in a loop.
     WaitSet ws;
-    const int nevents = static_cast<int>(claims.lanes.size()) + 2;
-    ws.set = pg::call([&] { return CreateWaitEventSet(CurrentMemoryContext, nevents); });
-    for (Lane *l : claims.lanes) {
-        int sock = PQsocket(l->c->pg);
-        uint32 ev = l->flushing ? (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE) : WL_SOCKET_READABLE;
-        l->event_pos = pg::call([&] { return AddWaitEventToSet(ws.set, ev, sock, NULL, l); });
-    }
-    pg::call([&] { AddWaitEventToSet(ws.set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL); });
-    pg::call([&] { AddWaitEventToSet(ws.set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL); });
+    int armed = -1;
+    auto rebuild = [&] {
+        if (ws.set) {
+            FreeWaitEventSet(ws.set);
+            ws.set = nullptr;
+        }
+        int active = 0;
+        for (Lane *l : claims.lanes)
+            if (l->current) active++;
+        ws.set = pg::call([&] { return CreateWaitEventSet(CurrentMemoryContext, active + 2); });
+        for (Lane *l : claims.lanes) {
+            l->event_pos = -1;
+            if (!l->current) continue;
+            int sock = PQsocket(l->c->pg);
+            uint32 ev = l->flushing ? (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE) : WL_SOCKET_READABLE;
+            l->event_pos = pg::call([&] { return AddWaitEventToSet(ws.set, ev, sock, NULL, l); });
+            l->armed_for_write = l->flushing;
+        }
+        pg::call([&] { AddWaitEventToSet(ws.set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL); });
+        pg::call([&] { AddWaitEventToSet(ws.set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL); });
+        armed = active;
+    };
 
     // Drains what a connection has ready; returns when it would block or the task is done.
     auto consume = [&](Lane &l) {
@@ -163,7 +182,7 @@ void execute(std::vector<Task> &tasks) {
                 continue;
             }
             ExecStatusType st = PQresultStatus(res);
-            if (l.skip_results > 0 && st == PGRES_COMMAND_OK) {
+            if (l.skip_results > 0 && st == PGRES_COMMAND_OK) {  // BEGIN, SET
                 l.skip_results--;
                 PQclear(res);
                 if (l.skip_results == 0 && l.current->single_row) {
@@ -220,6 +239,7 @@ void execute(std::vector<Task> &tasks) {
 
     WaitEvent events[64];
     while (busy > 0) {
+        if (armed != busy) rebuild();
         int n = pg::call([&] {
             return WaitEventSetWait(ws.set, -1, events, lengthof(events), PG_WAIT_EXTENSION);
         });
@@ -239,11 +259,12 @@ void execute(std::vector<Task> &tasks) {
             }
             if (e.events & WL_SOCKET_READABLE) consume(*l);
         }
-        // Re-arm the sockets (a new task may need flushing; finished lanes only wait for nothing).
+        // Re-arm the sockets still in use (a lane that started its next task may need flushing).
         for (Lane *l : claims.lanes) {
-            if (l->event_pos < 0) continue;
+            if (l->event_pos < 0 || !l->current || l->armed_for_write == l->flushing) continue;
             uint32 ev = l->flushing ? (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE) : WL_SOCKET_READABLE;
             pg::call([&] { ModifyWaitEvent(ws.set, l->event_pos, ev, NULL); });
+            l->armed_for_write = l->flushing;
         }
     }
     claims.ok = true;
@@ -256,6 +277,18 @@ void execute_on_nodes(const std::vector<int> &nodeids, const std::string &sql, b
         Task t;
         t.nodeid = id;
         t.sql = sql;
+        t.write = write;
+        tasks.push_back(std::move(t));
+    }
+    execute(tasks);
+}
+
+void execute_per_node(const std::map<int, std::string> &sql_by_node, bool write) {
+    std::vector<Task> tasks;
+    for (const auto &kv : sql_by_node) {
+        Task t;
+        t.nodeid = kv.first;
+        t.sql = kv.second;
         t.write = write;
         tasks.push_back(std::move(t));
     }

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,9 @@ struct Task {
 // cancelling the rest. Tasks of one connection run in order; connections run in parallel.
 void execute(std::vector<Task> &tasks);
 
-// Convenience: one command on every node that holds a shard of any table in `nodeids`.
+// One command on each of the given nodes.
 void execute_on_nodes(const std::vector<int> &nodeids, const std::string &sql, bool write);
+// A (multi-statement) command per node: one round trip per node, all nodes at once.
+void execute_per_node(const std::map<int, std::string> &sql_by_node, bool write);
 
 }  // namespace rollup::exec

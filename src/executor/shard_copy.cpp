@@ -23,9 +23,11 @@ conn::Connection &connection_for_write(int nodeid) {
         PQsetnonblocking(c.pg, 0);
         conn::exec_control(c, "BEGIN ISOLATION LEVEL READ COMMITTED");
         c.xact = conn::RemoteXact::Begun;
+        xact::note_begin(c);
     }
+    std::string sync = conn::session_sync_sql(c);
+    if (!sync.empty()) conn::exec_control(c, sync);
     c.wrote = true;
-    xact::note_write();
     return c;
 }
 
@@ -73,6 +75,7 @@ int ShardCopySink::add(const Datum *values, const bool *nulls) {
                       "", "Every row of a distributed table needs a value in its distribution column.");
     int idx = metadata::shard_index_for_value(table_, values[dist_att]);
     std::string &buf = buffers_[idx];
+    conn::CanonicalOutputStyle style;
     for (size_t i = 0; i < attnums_.size(); i++) {
         if (i) buf += '\t';
         int a = attnums_[i] - 1;
@@ -97,20 +100,36 @@ void ShardCopySink::flush(int idx) {
     if (buf.empty()) return;
     const metadata::ShardInfo &shard = table_.shards[idx];
     conn::Connection &c = connection_for_write(shard.nodeid);
-    PQsetnonblocking(c.pg, 0);
     std::string sql = "COPY " + shard.name + " (" + column_list_ + ") FROM STDIN";
-    PGresult *res = PQexec(c.pg, sql.c_str());
+    PQsetnonblocking(c.pg, 1);
+    if (!PQsendQuery(c.pg, sql.c_str())) conn::throw_remote_error(c, nullptr);
+    PGresult *res = conn::get_result(c);
     if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
         c.xact = conn::RemoteXact::Failed;
         conn::throw_remote_error(c, res);
     }
     PQclear(res);
-    if (PQputCopyData(c.pg, buf.data(), static_cast<int>(buf.size())) != 1 || PQputCopyEnd(c.pg, nullptr) != 1) {
-        c.xact = conn::RemoteXact::Failed;
-        conn::throw_remote_error(c, nullptr);
+    // Non-blocking: PQputCopyData returns 0 when libpq's buffer is full; flush and retry.
+    for (;;) {
+        int rc = PQputCopyData(c.pg, buf.data(), static_cast<int>(buf.size()));
+        if (rc == 1) break;
+        if (rc < 0) {
+            c.xact = conn::RemoteXact::Failed;
+            conn::throw_remote_error(c, nullptr);
+        }
+        conn::flush(c);
+    }
+    for (;;) {
+        int rc = PQputCopyEnd(c.pg, nullptr);
+        if (rc == 1) break;
+        if (rc < 0) {
+            c.xact = conn::RemoteXact::Failed;
+            conn::throw_remote_error(c, nullptr);
+        }
+        conn::flush(c);
     }
     PGresult *err = nullptr;
-    while ((res = PQgetResult(c.pg)) != nullptr) {
+    while ((res = conn::get_result(c)) != nullptr) {
         if (PQresultStatus(res) == PGRES_COMMAND_OK) {
             const char *n = PQcmdTuples(res);
             if (n && *n) rows_stored_ += std::stoull(n);

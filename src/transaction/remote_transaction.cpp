@@ -27,9 +27,8 @@ void send_or_throw(conn::Connection &c, const std::string &sql) {
 
 // Collects every result of the last query; throws the first error.
 void finish_or_throw(conn::Connection &c) {
-    PQsetnonblocking(c.pg, 0);
     PGresult *err = nullptr;
-    while (PGresult *res = PQgetResult(c.pg)) {
+    while (PGresult *res = conn::get_result(c)) {
         ExecStatusType st = PQresultStatus(res);
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !err)
             err = res;
@@ -45,6 +44,8 @@ void reset_states() {
         c->wrote = false;
         c->gid.clear();
         c->claimed = false;
+        c->savepoints.clear();
+        c->begun_subxact = InvalidSubTransactionId;
     }
     poisoned = false;
     poison_reason.clear();
@@ -183,17 +184,72 @@ void xact_callback(XactEvent event, void *) {
     }
 }
 
-SubTransactionId write_subxact = InvalidSubTransactionId;
+std::string savepoint_name(SubTransactionId id) { return "rollup_sp_" + std::to_string(id); }
 
-void subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId, void *) {
-    if (event != SUBXACT_EVENT_ABORT_SUB) return;
-    // Remote work done inside the aborted subtransaction cannot be undone on its own: make sure
-    // the transaction cannot commit it by mistake.
-    for (conn::Connection *c : conn::all())
-        if (c->xact != conn::RemoteXact::None && c->wrote && write_subxact >= mySubid) {
-            poisoned = true;
-            poison_reason = "a subtransaction that wrote to distributed tables was rolled back";
-        }
+// Runs a control command; on failure the connection is dropped and the transaction poisoned
+// (subtransaction callbacks must not throw).
+bool control_or_poison(conn::Connection *c, const std::string &sql) {
+    if (PQtransactionStatus(c->pg) == PQTRANS_ACTIVE) {
+        poisoned = true;
+        poison_reason = "a subtransaction changed while node " + c->address + " was busy";
+        return false;
+    }
+    PQsetnonblocking(c->pg, 0);
+    PGresult *res = PQexec(c->pg, sql.c_str());
+    bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (res) PQclear(res);
+    if (!ok) {
+        poisoned = true;
+        poison_reason = "could not run " + sql + " on node " + c->address;
+    }
+    return ok;
+}
+
+void subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *) {
+    switch (event) {
+        case SUBXACT_EVENT_START_SUB:
+            for (conn::Connection *c : conn::all())
+                if (c->xact == conn::RemoteXact::Begun &&
+                    control_or_poison(c, "SAVEPOINT " + savepoint_name(mySubid)))
+                    c->savepoints.push_back(mySubid);
+            break;
+        case SUBXACT_EVENT_COMMIT_SUB:
+            for (conn::Connection *c : conn::all()) {
+                // The remote savepoint can stay: it is gone with the remote transaction.
+                if (!c->savepoints.empty() && c->savepoints.back() == mySubid) c->savepoints.pop_back();
+                if (c->begun_subxact == mySubid) c->begun_subxact = parentSubid;
+            }
+            break;
+        case SUBXACT_EVENT_ABORT_SUB:
+            for (conn::Connection *c : conn::all()) {
+                if (c->xact == conn::RemoteXact::None || c->xact == conn::RemoteXact::Prepared) continue;
+                if (c->begun_subxact >= mySubid) {
+                    // The whole remote transaction belongs to the aborted subtransaction.
+                    if (control_or_poison(c, "ROLLBACK")) {
+                        c->xact = conn::RemoteXact::None;
+                        c->wrote = false;
+                        c->savepoints.clear();
+                    }
+                    continue;
+                }
+                auto it = std::find(c->savepoints.begin(), c->savepoints.end(), mySubid);
+                if (it == c->savepoints.end()) {
+                    if (c->wrote) {
+                        poisoned = true;
+                        poison_reason = "a rolled-back subtransaction wrote to node " + c->address;
+                    }
+                    continue;
+                }
+                c->savepoints.erase(it + 1, c->savepoints.end());
+                if (control_or_poison(c, "ROLLBACK TO SAVEPOINT " + savepoint_name(mySubid)) &&
+                    c->xact == conn::RemoteXact::Failed)
+                    c->xact = conn::RemoteXact::Begun;
+                c->savepoints.pop_back();
+            }
+            break;
+        default:
+            break;
+    }
 }
 
 }  // namespace
@@ -201,7 +257,10 @@ void subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransacti
 ForceRemoteTransactions::ForceRemoteTransactions() { force_depth++; }
 ForceRemoteTransactions::~ForceRemoteTransactions() { force_depth--; }
 bool force_remote_transactions() { return force_depth > 0; }
-void note_write() { write_subxact = GetCurrentSubTransactionId(); }
+void note_begin(conn::Connection &c) {
+    c.begun_subxact = GetCurrentSubTransactionId();
+    c.savepoints.clear();
+}
 
 void connection_lost(conn::Connection &c) {
     if (c.xact != conn::RemoteXact::None) {

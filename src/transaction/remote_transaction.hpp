@@ -3,6 +3,8 @@
 //  - several nodes written: PREPARE TRANSACTION on each, record the gids in rollup.prepared_xact in
 //    the coordinator's own transaction, COMMIT PREPARED after the coordinator committed;
 //  - abort: ROLLBACK (or ROLLBACK PREPARED) everywhere.
+// Subtransactions (SAVEPOINT, PL/pgSQL exception blocks) are mirrored on every node that is inside
+// a remote transaction: SAVEPOINT at start, ROLLBACK TO SAVEPOINT when the subtransaction aborts.
 // A prepared transaction orphaned by a crash is resolved by recover_prepared(): committed when its
 // record exists (the coordinator committed), rolled back otherwise.
 #pragma once
@@ -20,8 +22,8 @@ struct ForceRemoteTransactions {
     ~ForceRemoteTransactions();
 };
 bool force_remote_transactions();
-// Called when a statement writes through a connection (remembers the subtransaction).
-void note_write();
+// Called right after a remote BEGIN was sent on a connection.
+void note_begin(conn::Connection &c);
 
 // A connection with a remote transaction was dropped: the coordinator transaction must not commit.
 void connection_lost(conn::Connection &c);

@@ -145,3 +145,8 @@ CREATE FUNCTION rollup.open_connection_count() RETURNS int
 COMMENT ON FUNCTION rollup.open_connection_count() IS
     'number of node connections this backend holds in its pool';
 REVOKE ALL ON FUNCTION rollup.test_error(text) FROM PUBLIC;
+
+CREATE FUNCTION rollup.deparse_for_shard(query text, shard_index int) RETURNS text
+    LANGUAGE C STRICT VOLATILE AS 'MODULE_PATHNAME', 'rollup_deparse_for_shard';
+COMMENT ON FUNCTION rollup.deparse_for_shard(text, int) IS
+    'the SQL text one shard (by index) receives for a statement, with stable functions folded: for tests and debugging';
