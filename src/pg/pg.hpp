@@ -108,4 +108,9 @@ extern "C" {
 #include "rewrite/rewriteHandler.h"
 #include "executor/execdesc.h"
 #include "utils/tuplestore.h"
+#include "catalog/pg_authid.h"
+#include "parser/parse_relation.h"
+#include "utils/rls.h"
+#include "commands/explain.h"
+#include "executor/tstoreReceiver.h"
 }
