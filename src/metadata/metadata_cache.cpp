@@ -188,6 +188,18 @@ void relcache_callback(Datum, Oid relid) {
     // what broadcast_change() invalidates; an unknown relid needs nothing.
 }
 
+// An aborted (sub)transaction may have loaded the cache from its own metadata rows after its last
+// command boundary: PostgreSQL drops the current command's invalidations on abort instead of
+// replaying them locally, so broadcast_change() alone would leave that cache behind (the table
+// would still look distributed in this session after a failed create_distributed_table).
+void xact_callback(XactEvent event, void *) {
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) cache.valid = false;
+}
+
+void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
+    if (event == SUBXACT_EVENT_ABORT_SUB) cache.valid = false;
+}
+
 void syscache_callback(Datum, int, uint32) {
     cached_dist_table_oid = InvalidOid;
     cached_namespace = InvalidOid;
@@ -296,6 +308,8 @@ void invalidate() { cache.valid = false; }
 void register_callbacks() {
     CacheRegisterRelcacheCallback(relcache_callback, 0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_callback, 0);
+    RegisterXactCallback(xact_callback, nullptr);
+    RegisterSubXactCallback(subxact_callback, nullptr);
 }
 
 void broadcast_change() {

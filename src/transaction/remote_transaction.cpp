@@ -306,6 +306,8 @@ int recover_prepared() {
             if (r[0] && !present.count(*r[0]))
                 spi.execute("DELETE FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(*r[0])});
     }
+    // Records of nodes that were removed since: no recovery will ever visit them.
+    spi.execute("DELETE FROM rollup.prepared_xact WHERE nodeid NOT IN (SELECT nodeid FROM rollup.node)");
     return resolved;
 }
 

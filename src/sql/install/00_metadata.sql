@@ -139,7 +139,7 @@ CREATE EVENT TRIGGER rollup_drop_shards ON sql_drop EXECUTE FUNCTION rollup.drop
 CREATE FUNCTION rollup.test_error(kind text) RETURNS void
     LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'rollup_test_error';
 COMMENT ON FUNCTION rollup.test_error(text) IS
-    'test support: raises an error of the given kind (pg, pg_in_cpp, cpp, std, unknown, remote)';
+    'test support: raises an error of the given kind (pg, cpp, std, unknown, remote)';
 CREATE FUNCTION rollup.open_connection_count() RETURNS int
     LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'rollup_open_connection_count';
 COMMENT ON FUNCTION rollup.open_connection_count() IS

@@ -1,0 +1,46 @@
+// Shared by the scheduler's files: GUC values, process-level state, and small catalog helpers.
+// Include after std headers (it includes the PostgreSQL headers).
+#pragma once
+#include <cstdint>
+
+#include "pg/guard.hpp"
+#include "pg/pg_bgworker.hpp"
+
+namespace rollup::scheduler {
+
+// GUCs (defined in scheduler.cpp).
+extern bool enable_scheduler;
+extern char *scheduler_database;
+extern char *timezone_name;   // "" = the server's TimeZone
+extern int job_run_history;   // runs kept per job
+
+// Was rollup loaded by shared_preload_libraries (so that the launcher exists)?
+extern bool loaded_at_startup;
+
+// Rows reported by report_rows() since the last reset (-1: none).
+extern int64_t reported_rows;
+
+
+// What the launcher passes to a job run worker in bgw_extra.
+struct RunRequest {
+    int64_t runid;
+    int64_t jobid;
+    Oid dboid;
+    Oid owner;
+    int64_t timeout_ms;  // 0: none
+};
+static_assert(sizeof(RunRequest) <= BGW_EXTRALEN, "RunRequest must fit in bgw_extra");
+
+// Milliseconds since 1970-01-01 UTC, from PostgreSQL's clock.
+int64_t unix_now_ms();
+
+// The catalog tables are written as the bootstrap superuser (users only have SELECT on the views).
+// Transaction abort restores the previous user id if an error skips the restore.
+struct CatalogUser {
+    Oid saved_user;
+    int saved_sec;
+};
+void become_catalog_owner(CatalogUser &saved);
+void restore_user(const CatalogUser &saved);
+
+}  // namespace rollup::scheduler

@@ -1,0 +1,225 @@
+// Retention policies: rollup.set_retention / remove_retention / expire, and the procedure
+// rollup.run_retention that the policy's job CALLs every minute.
+//
+// Expiry deletes rows whose time column is older than now() - keep in batches of kExpireBatch rows
+// picked by ctid, so each statement is short; run_retention (CALLed outside a transaction block, as
+// the scheduler does) also commits after every batch, so row locks and snapshots stay short too.
+// On a distributed table each batch runs on every shard in parallel (one executor call per batch).
+// The cutoff is computed in exactly one place, expiry_cutoff(): that is where the guard that never
+// expires raw rows not yet rolled up belongs.
+#include <cstdint>
+#include <string>
+
+#include "scheduler/catalog.hpp"
+#include "scheduler/scheduler.hpp"
+
+namespace rollup::scheduler {
+
+// From job_api.cpp.
+int64_t schedule_job(const char *name, const char *schedule, const char *command, Oid owner,
+                     FunctionCallInfo fcinfo, int timeout_arg, int retries_arg, int backoff_arg,
+                     Oid retention_of);
+void delete_job(int64_t jobid);
+
+namespace {
+
+using rollup::pg::throw_error;
+
+constexpr int kExpireBatch = 10000;
+const char *const kRetentionSchedule = "* * * * *";
+
+struct Policy {
+    char *time_column;  // palloc'd
+    char *keep;         // interval, text form
+};
+
+void ensure_table_owner(Oid relid) {
+    if (!pg_class_ownercheck(relid, GetUserId()))
+        throw_error(sqlstate::insufficient_privilege,
+                    std::string("must be owner of table ") + get_rel_name(relid), "",
+                    "Only the table's owner or a superuser can set or run its retention policy.");
+}
+
+char *qualified_name(Oid relid) {
+    char *nsp = get_namespace_name(get_rel_namespace(relid));
+    return quote_qualified_identifier(nsp, get_rel_name(relid));
+}
+
+void spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expect) {
+    int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+    if (rc != expect) elog(ERROR, "rollup: statement failed (%s)", SPI_result_code_string(rc));
+}
+
+// Reads the policy as the catalog owner (SPI connected).
+bool load_policy(Oid relid, Policy *p) {
+    CatalogUser cu;
+    become_catalog_owner(cu);
+    Oid types[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(relid)};
+    spi_exec("SELECT time_column::text, keep::text FROM rollup.retention WHERE relid = $1", 1, types, values,
+             nullptr, SPI_OK_SELECT);
+    restore_user(cu);
+    if (SPI_processed == 0) return false;
+    p->time_column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    p->keep = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+    return true;
+}
+
+bool is_distributed(Oid relid) {
+    Oid types[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(relid)};
+    spi_exec("SELECT to_regclass('rollup.dist_table') IS NOT NULL", 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+    bool isnull;
+    if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))) return false;
+    CatalogUser cu;
+    become_catalog_owner(cu);
+    spi_exec("SELECT 1 FROM rollup.dist_table WHERE logicalrelid = $1::regclass", 1, types, values, nullptr,
+             SPI_OK_SELECT);
+    restore_user(cu);
+    return SPI_processed > 0;
+}
+
+// The instant before which rows expire, as a timestamptz literal.
+// THIS is where "never expire raw rows not yet rolled up" belongs (DESIGN.md section 4): once native
+// rollups exist, clamp the cutoff to the oldest frontier of the rollups that read `relid`.
+char *expiry_cutoff(Oid relid, const Policy &p) {
+    Oid types[1] = {TEXTOID};
+    Datum values[1] = {CStringGetTextDatum(p.keep)};
+    spi_exec("SELECT (now() - $1::interval)::text", 1, types, values, nullptr, SPI_OK_SELECT);
+    return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+// One batch on every shard of a distributed table, in parallel; returns the rows deleted.
+// `sql_template` has %s where the shard's qualified name goes.
+int64_t delete_batch_on_shards(Oid relid, const char *sql_template) {
+    // TODO(main): return rollup::executor::execute_on_all_shards(relid, sql_template);
+    (void) sql_template;
+    throw_error(sqlstate::feature_not_supported,
+                std::string("expiry of distributed table ") + get_rel_name(relid) + " is not available yet",
+                "", "It needs the executor's execute_on_all_shards.");
+}
+
+// Deletes the expired rows of relid in batches (SPI connected; non-atomic when commit_each_batch).
+int64_t expire_table(Oid relid, bool commit_each_batch) {
+    ensure_table_owner(relid);
+    Policy p;
+    if (!load_policy(relid, &p))
+        throw_error(sqlstate::object_not_in_prerequisite_state,
+                    std::string("table ") + get_rel_name(relid) + " has no retention policy", "",
+                    "Set one with rollup.set_retention(table, time_column, keep).");
+    char *cutoff = expiry_cutoff(relid, p);
+    bool distributed = is_distributed(relid);
+    const char *col = quote_identifier(p.time_column);
+    char *lit = quote_literal_cstr(cutoff);
+    const char *tmpl = psprintf("DELETE FROM %%s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %%s WHERE %s < %s"
+                                "::timestamptz LIMIT %d))",
+                                col, lit, kExpireBatch);
+    char *rel = qualified_name(relid);
+    const char *local_sql = psprintf(tmpl, rel, rel);
+    int64_t total = 0;
+    for (;;) {
+        int64_t n;
+        if (distributed) {
+            n = delete_batch_on_shards(relid, tmpl);
+        } else {
+            spi_exec(local_sql, 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);
+            n = static_cast<int64_t>(SPI_processed);
+        }
+        total += n;
+        if (n == 0 || (!distributed && n < kExpireBatch)) break;
+        if (commit_each_batch) SPI_commit();
+        CHECK_FOR_INTERRUPTS();
+    }
+    return total;
+}
+
+}  // namespace
+}  // namespace rollup::scheduler
+
+using namespace rollup::scheduler;
+using rollup::pg::throw_error;
+
+ROLLUP_FUNCTION(rollup_set_retention) {
+    Oid relid = PG_GETARG_OID(0);
+    char *column = NameStr(*PG_GETARG_NAME(1));
+    Interval *keep = PG_GETARG_INTERVAL_P(2);
+    ensure_table_owner(relid);
+    char relkind = get_rel_relkind(relid);
+    if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+        throw_error(rollup::sqlstate::wrong_object_type,
+                    std::string("\"") + get_rel_name(relid) + "\" is not a table");
+    AttrNumber att = get_attnum(relid, column);
+    if (att == InvalidAttrNumber)
+        throw_error(rollup::sqlstate::undefined_column, std::string("column \"") + column + "\" of table \"" +
+                                                            get_rel_name(relid) + "\" does not exist");
+    Oid type = get_atttype(relid, att);
+    if (type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
+        throw_error(rollup::sqlstate::datatype_mismatch,
+                    std::string("column \"") + column + "\" has type " + format_type_be(type) +
+                        ", but retention needs timestamptz, timestamp or date");
+    if (keep->time <= 0 && keep->day <= 0 && keep->month <= 0)
+        throw_error(rollup::sqlstate::invalid_parameter_value, "keep must be a positive interval");
+
+    char *rel = qualified_name(relid);
+    char *name = psprintf("expire %s", rel);
+    char *command = psprintf("CALL rollup.run_retention(%s)", quote_literal_cstr(rel));
+    int64_t jobid = schedule_job(name, kRetentionSchedule, command, GetUserId(), nullptr, -1, -1, -1, relid);
+
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    CatalogUser cu;
+    become_catalog_owner(cu);
+    Oid types[4] = {OIDOID, NAMEOID, INTERVALOID, INT8OID};
+    Datum values[4] = {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), PointerGetDatum(keep), Int64GetDatum(jobid)};
+    // A policy set earlier by another role (e.g. a superuser) had its own job: drop it.
+    spi_exec("DELETE FROM rollup.job WHERE jobid = (SELECT jobid FROM rollup.retention WHERE relid = $1)"
+             " AND jobid <> $4",
+             4, types, values, nullptr, SPI_OK_DELETE);
+    spi_exec("INSERT INTO rollup.retention (relid, time_column, keep, jobid) VALUES ($1, $2, $3, $4)"
+             " ON CONFLICT (relid) DO UPDATE SET time_column = $2, keep = $3, jobid = $4",
+             4, types, values, nullptr, SPI_OK_INSERT);
+    restore_user(cu);
+    SPI_finish();
+    PG_RETURN_VOID();
+}
+
+ROLLUP_FUNCTION(rollup_remove_retention) {
+    Oid relid = PG_GETARG_OID(0);
+    ensure_table_owner(relid);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    CatalogUser cu;
+    become_catalog_owner(cu);
+    Oid types[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(relid)};
+    spi_exec("DELETE FROM rollup.retention WHERE relid = $1 RETURNING jobid", 1, types, values, nullptr,
+             SPI_OK_DELETE_RETURNING);
+    bool found = SPI_processed > 0;
+    if (found) {
+        bool isnull;
+        int64_t jobid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        delete_job(jobid);
+    }
+    restore_user(cu);
+    SPI_finish();
+    PG_RETURN_BOOL(found);
+}
+
+ROLLUP_FUNCTION(rollup_expire) {
+    Oid relid = PG_GETARG_OID(0);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int64_t n = expire_table(relid, false);
+    SPI_finish();
+    rollup::scheduler::report_rows(n);
+    PG_RETURN_INT64(n);
+}
+
+ROLLUP_FUNCTION(rollup_run_retention) {
+    if (PG_ARGISNULL(0)) throw_error(rollup::sqlstate::invalid_parameter_value, "table must not be NULL");
+    Oid relid = PG_GETARG_OID(0);
+    bool nonatomic = fcinfo->context && IsA(fcinfo->context, CallContext) &&
+                     !castNode(CallContext, fcinfo->context)->atomic;
+    if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int64_t n = expire_table(relid, nonatomic);
+    SPI_finish();
+    rollup::scheduler::report_rows(n);
+    PG_RETURN_VOID();
+}
