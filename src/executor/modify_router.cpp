@@ -382,7 +382,8 @@ uint64_t ShardRouter::finish_statements() {
     for (auto &kv : by_shard) {
         const metadata::ShardInfo &shard = table_.shards[kv.first];
         std::string &sql = sql_by_node[shard.nodeid];
-        sql += "INSERT INTO " + shard.name + " (" + column_list_ + ") VALUES ";
+        sql += "INSERT INTO " + shard.name + (statement_alias.empty() ? "" : " AS " + statement_alias) + " (" +
+               column_list_ + ") VALUES ";
         bool first_row = true;
         for (HeapTuple tup : kv.second) {
             TupleDesc desc = desc_;

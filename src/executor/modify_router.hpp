@@ -43,6 +43,8 @@ public:
     // Statement mode only: appended to every `INSERT ... VALUES ...` (e.g. ON CONFLICT ...
     // RETURNING ...); built per shard. When set the router never streams (COPY cannot do it).
     std::function<std::string(int shard_index)> statement_suffix;
+    // Statement mode only: alias of the target table in those statements (the suffix uses it).
+    std::string statement_alias;
     // Receives result rows of statements sent with a suffix that has RETURNING.
     std::function<void(PGresult *)> on_rows;
 

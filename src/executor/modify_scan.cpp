@@ -154,11 +154,16 @@ MemoryContext new_row_context(EState *estate) {
 
 // ON CONFLICT: "ON CONFLICT ... [RETURNING <all columns>]" for one shard, deparsed from a copy of the
 // INSERT whose values are placeholders; the target is aliased rollup_rte_1 by the deparser.
-std::string conflict_suffix(const Query *q, int shard_index, const metadata::DistTable &t) {
+std::string conflict_suffix(const Query *q, int shard_index, const metadata::DistTable &t, std::string *alias) {
     std::string sql = deparse::query_for_shard(q, shard_index);
-    size_t pos = sql.find(" ON CONFLICT ");
-    if (pos == std::string::npos) throw PgError(sqlstate::internal_error, "could not deparse ON CONFLICT: " + sql);
+    size_t pos = sql.find(" ON CONFLICT");
+    size_t as = sql.find(" AS ");
+    size_t open = as == std::string::npos ? as : sql.find(" (", as + 4);
+    if (pos == std::string::npos || open == std::string::npos || open > pos)
+        throw PgError(sqlstate::internal_error, "could not deparse ON CONFLICT: " + sql);
+    *alias = sql.substr(as + 4, open - as - 4);
     std::string suffix = sql.substr(pos + 1);
+    if (suffix.rfind("ON CONFLICT(", 0) == 0) suffix.insert(11, " ");
     // A named constraint has the shard's name on the node.
     const std::string on_constraint = "ON CONFLICT ON CONSTRAINT ";
     if (suffix.rfind(on_constraint, 0) == 0) {
@@ -190,12 +195,21 @@ void run_insert_rows(ModifyState *st) {
 
     exec::ShardRouter router(t, desc, st->autocommit_ok && writes::statement_is_whole_transaction());
     std::optional<RemoteRows> remote;
+    std::map<int, std::string> suffixes;  // ON CONFLICT clause per shard index (outlives the router's use)
     if (st->conflict_query) {
         Query *q = deparse::fold_for_execution(st->conflict_query, estate->es_param_list_info);
-        std::map<int, std::string> suffixes;
+        std::string alias;
+        for (int i = 0; i < t.shard_count; i++) {
+            suffixes.emplace(i, conflict_suffix(q, i, t, &alias));
+            break;  // the alias is the same for every shard; suffixes are made on demand
+        }
+        router.statement_alias = alias;
         router.statement_suffix = [&suffixes, q, &t](int idx) -> std::string {
             auto it = suffixes.find(idx);
-            if (it == suffixes.end()) it = suffixes.emplace(idx, conflict_suffix(q, idx, t)).first;
+            if (it == suffixes.end()) {
+                std::string a;
+                it = suffixes.emplace(idx, conflict_suffix(q, idx, t, &a)).first;
+            }
             return it->second;
         };
         if (returning) {
@@ -275,8 +289,14 @@ TupleTableSlot *next_returning(CustomScanState *css, Tuplestorestate *store, Tup
         TupleDesc desc = css->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
         *fetch = pg::call([&] { return ExecAllocTableSlot(&estate->es_tupleTable, desc, &TTSOpsMinimalTuple); });
     }
-    TupleTableSlot *scan = *fetch;
-    bool found = pg::call([&] { return tuplestore_gettupleslot(store, true, false, scan); });
+    TupleTableSlot *from = *fetch;
+    TupleTableSlot *scan = css->ss.ss_ScanTupleSlot;
+    // The projection was compiled for the (virtual) scan slot: hand it one.
+    bool found = pg::call([&] {
+        if (!tuplestore_gettupleslot(store, true, false, from)) return false;
+        ExecCopySlot(scan, from);
+        return true;
+    });
     if (!found) return nullptr;
     ProjectionInfo *proj = css->ss.ps.ps_ProjInfo;
     if (!proj) return scan;

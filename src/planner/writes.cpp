@@ -154,7 +154,25 @@ std::vector<const void *> insert_self_rtes(Query *q) {
 
 // ---- decisions -------------------------------------------------------------------------------
 
+// A data-modifying WITH whose target is a distributed table would write into the shell.
+void ensure_no_distributed_cte_write(Query *parse) {
+    if (!parse->hasModifyingCTE || !metadata::any_distributed()) return;
+    ListCell *lc;
+    foreach (lc, parse->cteList) {
+        CommonTableExpr *cte = static_cast<CommonTableExpr *>(lfirst(lc));
+        Query *q = reinterpret_cast<Query *>(cte->ctequery);
+        if (!q || !IsA(q, Query) || q->commandType == CMD_SELECT || q->resultRelation <= 0) continue;
+        RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
+        if (const metadata::DistTable *t = metadata::lookup(rte->relid))
+            throw PgError(sqlstate::feature_not_supported,
+                          std::string(command_name(q->commandType)) + " on distributed table \"" + t->relname +
+                              "\" inside WITH is not supported",
+                          "", "Run the write as a statement of its own.");
+    }
+}
+
 Decision classify(Query *parse) {
+    ensure_no_distributed_cte_write(parse);
     CmdType cmd = parse->commandType;
     if (cmd != CMD_INSERT && cmd != CMD_UPDATE && cmd != CMD_DELETE && cmd != CMD_MERGE) return kNotOurs;
     if (parse->resultRelation <= 0 || !metadata::any_distributed()) return kNotOurs;
@@ -304,6 +322,63 @@ bool insert_select_pushdown_ok(Query *orig, const metadata::DistTable &t, RangeT
     return true;
 }
 
+struct SubstContext {
+    Index src_rti;
+    List *sub_tlist;
+};
+
+Node *substitute_source(Node *node, SubstContext *ctx) {
+    if (!node) return nullptr;
+    if (IsA(node, Var)) {
+        Var *v = reinterpret_cast<Var *>(node);
+        if (v->varlevelsup == 0 && v->varno == static_cast<int>(ctx->src_rti)) {
+            TargetEntry *tle = get_tle_by_resno(ctx->sub_tlist, v->varattno);
+            if (!tle) elog(ERROR, "INSERT ... SELECT refers to a missing column of its SELECT");
+            return static_cast<Node *>(copyObjectImpl(tle->expr));
+        }
+        return static_cast<Node *>(copyObjectImpl(node));
+    }
+    return expression_tree_mutator(node, reinterpret_cast<Node *(*)()>(substitute_source), ctx);
+}
+
+// The rewriter puts an INSERT's target list in column order, while its SELECT keeps the user's
+// order; pg_get_querydef prints the column list from the former and the SELECT as it is. For the
+// deparsed text to mean the same, the SELECT's output is rebuilt in the target list's order (its
+// old entries stay as junk entries, so GROUP BY / ORDER BY references keep working).
+Query *pushdown_insert_query(Query *orig, Index src_rti) {
+    return pg::call([&] {
+        Query *q = static_cast<Query *>(copyObjectImpl(orig));
+        RangeTblEntry *src = rt_fetch(src_rti, q->rtable);
+        Query *sub = src->subquery;
+        SubstContext ctx{src_rti, sub->targetList};
+        List *fresh = NIL;
+        List *insert_tl = NIL;
+        AttrNumber resno = 1;
+        ListCell *lc;
+        foreach (lc, q->targetList) {
+            TargetEntry *tle = static_cast<TargetEntry *>(lfirst(lc));
+            if (tle->resjunk) continue;
+            Expr *e = reinterpret_cast<Expr *>(substitute_source(reinterpret_cast<Node *>(tle->expr), &ctx));
+            fresh = lappend(fresh, makeTargetEntry(e, resno, tle->resname, false));
+            Node *en = reinterpret_cast<Node *>(e);
+            Var *v = makeVar(src_rti, resno, exprType(en), exprTypmod(en), exprCollation(en), 0);
+            TargetEntry *ntle = static_cast<TargetEntry *>(copyObjectImpl(tle));
+            ntle->expr = reinterpret_cast<Expr *>(v);
+            insert_tl = lappend(insert_tl, ntle);
+            resno++;
+        }
+        foreach (lc, sub->targetList) {
+            TargetEntry *tle = static_cast<TargetEntry *>(copyObjectImpl(lfirst(lc)));
+            tle->resjunk = true;
+            tle->resno = resno++;
+            fresh = lappend(fresh, tle);
+        }
+        sub->targetList = fresh;
+        q->targetList = insert_tl;
+        return q;
+    });
+}
+
 // Values of an INSERT become NULL placeholders and its source goes away, so that the deparsed text
 // is "INSERT INTO ... VALUES (NULL::..., ...) ON CONFLICT ..." and the clause can be cut out.
 Query *conflict_query(Query *orig, Oid relid) {
@@ -411,7 +486,8 @@ PlannedStmt *plan_insert(PlannedStmt *stmt, Query *orig, const char *qs, ParamLi
         }
     }
     if (src_dist && insert_select_pushdown_ok(orig, t, src, src_rti)) {
-        CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, true, orig, nullptr);
+        Query *pushed = pushdown_insert_query(orig, src_rti);
+        CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, true, pushed, nullptr);
         set_remote_returning(cs, orig);
         install(stmt, mt, cs);
         return stmt;
