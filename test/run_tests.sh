@@ -138,6 +138,10 @@ else
 fi
 
 # 2. cluster
+# The tests run in database "regression": the scheduler works there too.
+user_coordinator_conf=${ROLLUP_COORDINATOR_CONF:-}
+export ROLLUP_COORDINATOR_CONF="${ROLLUP_COORDINATOR_CONF:+$ROLLUP_COORDINATOR_CONF
+}rollup.scheduler_database = 'regression'"
 if ! cluster_install || ! cluster_start "$WORKERS"; then
     cluster_report_failure
     cluster_stop
@@ -200,6 +204,22 @@ if [ "$failed" != 0 ]; then
     CLUSTER_REPORT_FILES=()
 fi
 cluster_stop
+
+# 6. shell-driven tests (restarts, crashes, stopped workers): each starts its own cluster.
+if [ "$run_regress" = 1 ] && [ -z "${TESTS:-}" ]; then
+    for t in test/shell/*.sh; do
+        [ -f "$t" ] || continue
+        echo "== shell test $t"
+        if ROLLUP_COORDINATOR_CONF=$user_coordinator_conf bash "$t"; then
+            echo "shell test $t ... ok"
+            passed=$((passed + 1))
+        else
+            echo "shell test $t ... FAILED"
+            problems+=("shell test $t")
+            failed=$((failed + 1))
+        fi
+    done
+fi
 for p in "${problems[@]}"; do echo "FAILED: $p"; done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -19,6 +19,7 @@
 
 #include "core/cron.hpp"
 #include "scheduler/catalog.hpp"
+#include "transaction/remote_transaction.hpp"
 
 extern "C" PGDLLEXPORT void rollup_scheduler_main(Datum arg);
 
@@ -30,6 +31,7 @@ using rollup::pg::call;
 constexpr int64_t kTimeoutGraceMs = 5000;     // after statement_timeout, we terminate the worker
 constexpr int64_t kMaxBackoffMs = 3600 * 1000;
 constexpr int64_t kPruneEveryMs = 10 * 1000;
+constexpr int64_t kRecoverEveryMs = 30 * 1000;  // two-phase commit recovery
 
 class PgTimeZone final : public core::TimeZone {
 public:
@@ -147,6 +149,7 @@ public:
                 call([&] { log_message(WARNING, error.c_str()); });
                 wait_ms = 1000;
             }
+            if (enable_scheduler && extension_seen_) recover_two_phase();
             call([&] {
                 (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
                                  static_cast<long>(wait_ms), PG_WAIT_EXTENSION);
@@ -156,6 +159,32 @@ public:
     }
 
 private:
+    // Resolves prepared transactions a crash left on the nodes (see remote_transaction.hpp), in a
+    // transaction of its own, every kRecoverEveryMs.
+    void recover_two_phase() {
+        const int64_t now_ms = unix_now_ms();
+        if (now_ms - last_recovery_ms_ < kRecoverEveryMs) return;
+        last_recovery_ms_ = now_ms;
+        std::string error;
+        int resolved = 0;
+        CatalogUser cu;
+        call([&] { open_txn(cu); });
+        try {
+            resolved = xact::recover_prepared();
+            call([&] { close_txn(cu); });
+        } catch (const std::exception &e) {
+            error = e.what();
+        }
+        if (!error.empty()) {
+            call([] { AbortCurrentTransaction(); });
+            std::string msg = "two-phase commit recovery failed: " + error;
+            call([&] { log_message(WARNING, msg.c_str()); });
+        } else if (resolved > 0) {
+            std::string msg = "resolved " + std::to_string(resolved) + " prepared transaction(s) left on the nodes";
+            call([&] { log_message(LOG, msg.c_str()); });
+        }
+    }
+
     void resolve_time_zone() {
         const char *name = timezone_name ? timezone_name : "";
         tz_ = name[0] ? call([&] { return pg_tzset(name); }) : nullptr;
@@ -362,6 +391,7 @@ private:
     bool logged_waiting_ = false;
     int64_t last_prune_ms_ = 0;
     int64_t prev_loop_s_ = 0;
+    int64_t last_recovery_ms_ = 0;
     MemoryContext loop_cxt_;
 };
 

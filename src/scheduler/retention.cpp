@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "executor/shard_commands.hpp"
 #include "scheduler/catalog.hpp"
 #include "scheduler/scheduler.hpp"
 
@@ -92,11 +93,8 @@ char *expiry_cutoff(Oid relid, const Policy &p) {
 // One batch on every shard of a distributed table, in parallel; returns the rows deleted.
 // `sql_template` has %s where the shard's qualified name goes.
 int64_t delete_batch_on_shards(Oid relid, const char *sql_template) {
-    // TODO(main): return rollup::executor::execute_on_all_shards(relid, sql_template);
-    (void) sql_template;
-    throw_error(sqlstate::feature_not_supported,
-                std::string("expiry of distributed table ") + get_rel_name(relid) + " is not available yet",
-                "", "It needs the executor's execute_on_all_shards.");
+    std::string tmpl = sql_template;
+    return rollup::executor::execute_on_all_shards(relid, tmpl);
 }
 
 // Deletes the expired rows of relid in batches (SPI connected; non-atomic when commit_each_batch).

@@ -5,7 +5,7 @@
 #   3. the run cut short is marked failed with its reason, and the scheduler resumes on its own.
 # Usage: bash test/restart_scheduler.sh   (prints PASS/FAIL lines; exit status 1 on any failure)
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=test/cluster.sh
 source test/cluster.sh
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Distributed query benchmark (not a timed test). Same cluster, same run, same rows:
+#   - the tutorial's dashboard query over ROWS raw rows: distributed (32 shards) vs a plain table
+#     with max_parallel_workers_per_gather 0 and 2;
+#   - the dashboard query on a 320-row rollup table (32 shards) vs the plain table;
+#   - router query (site_id = k) vs a local primary-key lookup;
+#   - count(*) over 32 empty shards.
+# Settings: ROWS (default 1000000), WORKERS (0: single node, shards on the coordinator; 2: two
+# workers), REPEAT (timed runs per query, median reported). Report: bench/results/query-<rows>-<workers>w.txt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-1000000}
+WORKERS=${WORKERS:-0}
+REPEAT=${REPEAT:-5}
+source test/cluster.sh
+cluster_install
+ROLLUP_EXTRA_CONF="shared_buffers = 512MB
+max_parallel_workers_per_gather = 2
+work_mem = 64MB
+jit = off" cluster_start "$WORKERS"
+out=bench/results/query-${ROWS}-${WORKERS}w.txt
+psql_c() { cluster_psql "$COORDINATOR_PORT" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+echo "loading $ROWS rows ($WORKERS workers)" >&2
+psql_c <<SQL
+CREATE EXTENSION rollup;
+SELECT rollup.add_node('127.0.0.1', p) FROM unnest(string_to_array('${WORKER_1_PORT:-}${WORKER_2_PORT:+,$WORKER_2_PORT}', ',')::int[]) p WHERE $WORKERS > 0;
+CREATE TABLE http_request (site_id int, ingest_time timestamptz DEFAULT now(), url text, request_country text,
+                           ip_address text, status_code int, response_time_msec int);
+CREATE TABLE plain_request (LIKE http_request);
+INSERT INTO plain_request
+SELECT i % 1000, now() - ((i % 600) * interval '1 second'), 'http://example.com/' || (i % 20), 'NL', '10.0.0.1',
+       (ARRAY[200, 200, 200, 404, 500])[1 + i % 5], i % 1500
+  FROM generate_series(1, $ROWS) i;
+INSERT INTO http_request SELECT * FROM plain_request;
+SELECT create_distributed_table('http_request', 'site_id');
+CREATE TABLE http_request_1min (site_id int, ingest_time timestamptz, error_count int, success_count int,
+                                request_count int, average_response_time_msec int);
+CREATE TABLE plain_1min (LIKE http_request_1min);
+INSERT INTO plain_1min SELECT i % 64, date_trunc('minute', now()) - (i / 64) * interval '1 minute', 1, 9, 10, 100
+  FROM generate_series(0, 319) i;
+INSERT INTO http_request_1min SELECT * FROM plain_1min;
+SELECT create_distributed_table('http_request_1min', 'site_id');
+CREATE TABLE empty_dist (id int, v int);
+SELECT create_distributed_table('empty_dist', 'id');
+CREATE TABLE kv (k int PRIMARY KEY, v text);
+INSERT INTO kv SELECT i, 'v' || i FROM generate_series(1, 100000) i;
+CREATE TABLE kv_dist (k int PRIMARY KEY, v text);
+INSERT INTO kv_dist SELECT * FROM kv;
+SELECT create_distributed_table('kv_dist', 'k');
+VACUUM ANALYZE plain_request, plain_1min, kv;
+SQL
+# (shards were filled by create_distributed_table; vacuum them on their nodes)
+for p in $COORDINATOR_PORT ${WORKER_1_PORT:-} ${WORKER_2_PORT:-}; do cluster_psql "$p" -X -q -c "VACUUM ANALYZE" >/dev/null || true; done
+
+dashboard() {
+    cat <<SQL
+SELECT site_id, date_trunc('minute', ingest_time) as minute, COUNT(1) AS request_count,
+       SUM(CASE WHEN (status_code between 200 and 299) THEN 1 ELSE 0 END) as success_count,
+       SUM(CASE WHEN (status_code between 200 and 299) THEN 0 ELSE 1 END) as error_count,
+       SUM(response_time_msec) / COUNT(1) AS average_response_time_msec
+  FROM $1
+ WHERE date_trunc('minute', ingest_time) > now() - '5 minutes'::interval
+ GROUP BY site_id, minute ORDER BY minute ASC
+SQL
+}
+rollup_q() {
+    cat <<SQL
+SELECT site_id, ingest_time as minute, request_count, success_count, error_count, average_response_time_msec
+  FROM $1 WHERE ingest_time > date_trunc('minute', now()) - '5 minutes'::interval
+SQL
+}
+
+# median_ms <setup sql> <query> [n]: median wall time of n runs (ms), measured by psql \timing
+median_ms() {
+    local setup=$1 q=$2 n=${3:-$REPEAT}
+    { echo "$setup"; echo "$q;"; echo '\timing on'; for ((i = 0; i < n; i++)); do echo "$q;"; done; } |
+        psql_c -o /dev/null 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+{
+    echo "rollup query benchmark: $ROWS raw rows, $WORKERS workers, 32 shards, $(nproc) cores, median of $REPEAT"
+    echo "date: $(date -u +%FT%TZ)"
+    d=$(median_ms "" "$(dashboard http_request)")
+    p0=$(median_ms "SET max_parallel_workers_per_gather = 0;" "$(dashboard plain_request)")
+    p2=$(median_ms "SET max_parallel_workers_per_gather = 2;" "$(dashboard plain_request)")
+    echo "dashboard, distributed:            $d ms"
+    echo "dashboard, plain (no parallel):    $p0 ms  -> rollup is $(echo "$p0 / $d" | bc -l | cut -c1-5)x faster"
+    echo "dashboard, plain (2 workers):      $p2 ms  -> rollup is $(echo "$p2 / $d" | bc -l | cut -c1-5)x faster"
+    r=$(median_ms "" "$(rollup_q http_request_1min)" 50)
+    rp=$(median_ms "" "$(rollup_q plain_1min)" 50)
+    echo "rollup table (320 rows), distributed: $r ms; plain: $rp ms (ratio $(echo "$r / $rp" | bc -l | cut -c1-5))"
+    rt=$(median_ms "" "SELECT v FROM kv_dist WHERE k = 4242" 200)
+    lt=$(median_ms "" "SELECT v FROM kv WHERE k = 4242" 200)
+    echo "router lookup: $rt ms; local primary-key lookup: $lt ms (ratio $(echo "$rt / $lt" | bc -l | cut -c1-5))"
+    e=$(median_ms "" "SELECT count(*) FROM empty_dist" 50)
+    echo "count(*) over 32 empty shards: $e ms"
+    echo "plans:"
+    psql_c -c "EXPLAIN (COSTS OFF) $(dashboard http_request)" -c "EXPLAIN (COSTS OFF) $(rollup_q http_request_1min)"
+} | tee "$out"

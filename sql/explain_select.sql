@@ -1,0 +1,45 @@
+-- Plan classes of distributed SELECT, as EXPLAIN (COSTS OFF) shows them: router (one shard),
+-- multi-shard scan with filters shipped (the fallback; PostgreSQL plans the rest on top),
+-- aggregate pushdown (GROUP BY has the distribution column), partial aggregation, and the
+-- execution-time pruning of prepared statements. Shard ids are fixed by rollup.next_shard_id.
+SET rollup.next_shard_id = 420000;
+CREATE TABLE ex_events (site_id int, ts timestamptz, status int, ms int, url text);
+SELECT create_distributed_table('ex_events', 'site_id', 4);
+-- router: equality on the distribution column reads one shard
+EXPLAIN (COSTS OFF) SELECT * FROM ex_events WHERE site_id = 3;
+EXPLAIN (COSTS OFF) SELECT count(*), avg(ms) FROM ex_events WHERE site_id = 3;
+-- IN prunes to the shards of its values; a contradiction reads none
+EXPLAIN (COSTS OFF) SELECT url FROM ex_events WHERE site_id IN (1, 2) AND status = 500;
+EXPLAIN (COSTS OFF) SELECT url FROM ex_events WHERE site_id = 1 AND site_id = 2;
+-- multi-shard scan: filters and columns are shipped; what cannot ship stays on the coordinator
+EXPLAIN (COSTS OFF, VERBOSE) SELECT url FROM ex_events WHERE status = 500 AND random() < 0.5;
+EXPLAIN (COSTS OFF) SELECT * FROM ex_events WHERE ts > now() - interval '1 hour' ORDER BY ts LIMIT 3;
+-- aggregate pushdown: each shard returns its final groups
+EXPLAIN (COSTS OFF) SELECT site_id, date_trunc('minute', ts) AS minute, count(1), sum(ms) / count(1)
+  FROM ex_events GROUP BY site_id, minute ORDER BY minute;
+EXPLAIN (COSTS OFF) SELECT site_id, count(DISTINCT url) FROM ex_events GROUP BY site_id HAVING count(*) > 1;
+-- partial aggregation: shards return count/sum/min/max (avg as count and sum), combined per group
+EXPLAIN (COSTS OFF) SELECT status, count(*), avg(ms), min(url), max(ts) FROM ex_events GROUP BY status;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM ex_events;
+-- not splittable: the fallback aggregates on the coordinator
+EXPLAIN (COSTS OFF) SELECT status, count(DISTINCT url) FROM ex_events GROUP BY status;
+EXPLAIN (COSTS OFF) SELECT status, string_agg(url, ',') FROM ex_events GROUP BY status;
+-- joins with local tables: scans of the distributed table under a coordinator join
+CREATE TABLE ex_sites (site_id int PRIMARY KEY, name text);
+EXPLAIN (COSTS OFF) SELECT s.name, count(*) FROM ex_events e JOIN ex_sites s USING (site_id) GROUP BY s.name;
+-- prepared statements: a generic plan prunes when it runs
+PREPARE ex_q(int) AS SELECT count(*) FROM ex_events WHERE site_id = $1;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF) EXECUTE ex_q(3);
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE ex_q(3);
+RESET plan_cache_mode;
+DEALLOCATE ex_q;
+-- every node's statement
+SET rollup.explain_all_tasks = on;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM ex_events WHERE site_id IN (1, 2, 3, 4, 5, 6);
+RESET rollup.explain_all_tasks;
+-- FOR UPDATE is refused with a hint
+SELECT * FROM ex_events WHERE site_id = 1 FOR UPDATE;
+-- queries without distributed tables are not touched
+EXPLAIN (COSTS OFF) SELECT * FROM ex_sites WHERE site_id = 1;
+DROP TABLE ex_events, ex_sites;

@@ -1,0 +1,60 @@
+// Shared between the SELECT planner (planner/reads.cpp, select_*.cpp, pruning.cpp) and the
+// RollupScan executor (executor/rollup_scan.cpp): what a RollupScan does, and how that travels in
+// CustomScan.custom_private (a List of plain nodes, so it survives copyObject and nodeToString).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/partial_agg.hpp"
+
+#include "metadata/metadata_cache.hpp"
+
+namespace rollup::select {
+
+enum class Mode : int {
+    Scan = 0,        // per-shard scan with filters and projections; PostgreSQL does the rest
+    FullAgg = 1,     // every shard returns final groups (GROUP BY has the distribution column)
+    PartialAgg = 2,  // shards return partial aggregates; the scan combines them per group
+};
+
+const char *mode_name(Mode m);
+
+struct ScanSpec {
+    Mode mode = Mode::Scan;
+    Oid relid = InvalidOid;
+    // Scan: columns to fetch (attnums). Agg modes: group expressions then Aggrefs, with Vars of
+    // varno 1 (deparsed against the table).
+    List *fetch_attnums = NIL;
+    List *remote_exprs = NIL;
+    int ngroup = 0;
+    List *group_eqops = NIL;  // OidList, PartialAgg: equality operator of each group key
+    List *remote_quals = NIL; // varno 1, implicit AND
+    bool all_shards = true;   // else `shards`
+    List *shards = NIL;       // IntList of shard indexes that survived plan-time pruning
+    List *prune_exprs = NIL;  // List of List(Integer is_array, Expr value): pruned at execution
+};
+
+List *spec_to_list(const ScanSpec &spec);
+ScanSpec spec_from_list(List *l);
+
+// Whether an expression can be evaluated on a shard with the same result as on the coordinator:
+// Vars of relation `rti` only, built-in non-volatile functions, operators, types and collations,
+// external Params (folded at execution), no sublinks. Aggrefs only when `allow_aggs`.
+bool is_shippable(Node *expr, Index rti, bool allow_aggs);
+
+// How an Aggref is combined from per-shard results (Unsupported: not splittable).
+core::CombineKind combine_kind(const Aggref *agg);
+
+// Plan-time pruning from restriction clauses (Exprs over relation `rti`): equality and IN on the
+// distribution column with constants prune now; with Params, later (prune_exprs).
+struct Pruning {
+    bool all = true;
+    std::vector<int> shards;  // sorted, when !all
+    List *prune_exprs = NIL;
+};
+Pruning prune_at_plan_time(const metadata::DistTable &t, List *clauses, Index rti);
+// Applies the execution-time part; `shards` empty means none can match.
+std::vector<int> prune_at_execution(const metadata::DistTable &t, const ScanSpec &spec, ExprContext *econtext);
+
+}  // namespace rollup::select
