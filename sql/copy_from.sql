@@ -85,7 +85,7 @@ COPY hits (site_id, url, status) FROM STDIN;
 ROLLBACK;
 SELECT * FROM pg_temp.diff('hits', 'hits_twin', 'site_id, url, status, at', 'site_id');
 
-SELECT count(*) AS rows_in_shell FROM ONLY hits;
+SELECT pg_relation_size('hits') AS shell_bytes;
 
 COPY hits FROM STDIN WHERE site_id > 5;
 DROP TABLE hits, hits_twin;
