@@ -1,6 +1,7 @@
 // Module entry: PG_MODULE_MAGIC, GUCs, hooks, callbacks, background workers.
 #include "commands/commands.hpp"
 #include "connection/connection_pool.hpp"
+#include "executor/remote_exec.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "planner/hooks.hpp"
 #include "scheduler/scheduler.hpp"
@@ -24,6 +25,7 @@ extern "C" void _PG_init(void) {
     DefineCustomIntVariable("rollup.next_shard_id", "If set, the next shard id to use (deterministic ids for tests).",
                             NULL, &commands::next_shard_id, 0, 0, INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
     conn::define_gucs();
+    exec::define_gucs();
     hooks::init();
     scheduler::init();
     MarkGUCPrefixReserved("rollup");

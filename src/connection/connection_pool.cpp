@@ -53,7 +53,10 @@ PGconn *connect(const metadata::NodeInfo &node) {
     add("connect_timeout", std::to_string(connect_timeout_guc));
     add("client_encoding", GetDatabaseEncodingName());
     // Values cross the wire as text: make the node print them in a form we parse exactly.
-    add("options", "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3");
+    // Statements already run on every shard at once, several per node: parallel workers inside a
+    // node session would only compete with them for the same cores.
+    add("options", "-c DateStyle=ISO -c IntervalStyle=iso_8601 -c extra_float_digits=3 "
+                   "-c max_parallel_workers_per_gather=0");
     if (node_conninfo_guc && node_conninfo_guc[0]) {
         char *err = nullptr;
         PQconninfoOption *opts = PQconninfoParse(node_conninfo_guc, &err);
@@ -258,7 +261,7 @@ CanonicalOutputStyle::CanonicalOutputStyle()
     : date_style(DateStyle), date_order(DateOrder), interval_style(IntervalStyle), float_digits(extra_float_digits) {
     DateStyle = USE_ISO_DATES;
     DateOrder = DATEORDER_YMD;
-    IntervalStyle = INTSTYLE_POSTGRES;
+    IntervalStyle = INTSTYLE_ISO_8601;
     extra_float_digits = 3;
 }
 

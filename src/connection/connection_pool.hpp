@@ -33,7 +33,7 @@ struct Connection {
 // empty when nothing changed. Each statement in it yields one extra result.
 std::string session_sync_sql(Connection &c);
 
-// Text output of values in a style every node reads back exactly (ISO dates, postgres intervals,
+// Text output of values in a style every node reads back exactly (ISO dates, ISO 8601 intervals,
 // round-trip floats), whatever the user's DateStyle: hold one while formatting values for a node.
 struct CanonicalOutputStyle {
     CanonicalOutputStyle();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "executor/remote_exec.hpp"
+#include "pg/spi.hpp"
 #include "transaction/remote_transaction.hpp"
 
 namespace rollup::exec {
@@ -46,14 +47,122 @@ struct WaitSet {
 
 }  // namespace
 
-void execute(std::vector<Task> &tasks) {
-    if (tasks.empty()) return;
+void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while_running);
+
+namespace {
+
+bool local_execution_guc = true;
+int local_max_pages_guc = 0;
+
+// Runs a read-only task here, through SPI, handing its rows over as a PGresult like a node would.
+void run_local(Task &t) {
+    conn::CanonicalOutputStyle style;  // the same text forms a node session produces
+    pg::SpiSession spi;
+    const char *sql = t.sql.c_str();
+    int rc = pg::call([&] { return SPI_execute(sql, true, 0); });
+    if (rc != SPI_OK_SELECT || !SPI_tuptable) {
+        t.rows_affected += static_cast<int64_t>(SPI_processed);
+        return;
+    }
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    const int ncols = desc->natts;
+    const uint64 nrows = SPI_processed;
+    PGresult *res = PQmakeEmptyPGresult(nullptr, PGRES_TUPLES_OK);
+    if (!res) throw std::bad_alloc();
+    struct Clear {
+        PGresult *r;
+        ~Clear() { PQclear(r); }
+    } clear{res};
+    std::vector<PGresAttDesc> attrs(ncols);
+    for (int c = 0; c < ncols; c++) {
+        Form_pg_attribute a = TupleDescAttr(desc, c);
+        attrs[c] = {NameStr(a->attname), InvalidOid, 0, 0, a->atttypid, a->attlen, a->atttypmod};
+    }
+    if (ncols > 0 && !PQsetResultAttrs(res, ncols, attrs.data())) throw std::bad_alloc();
+    for (uint64 r = 0; r < nrows; r++) {
+        HeapTuple tup = SPI_tuptable->vals[r];
+        for (int c = 0; c < ncols; c++) {
+            char *v = pg::call([&] { return SPI_getvalue(tup, desc, c + 1); });
+            if (!PQsetvalue(res, static_cast<int>(r), c, v, v ? static_cast<int>(strlen(v)) : -1))
+                throw std::bad_alloc();
+            if (v) pfree(v);
+        }
+    }
+    t.rows_affected += static_cast<int64_t>(nrows);
+    if (t.on_rows) t.on_rows(res);
+}
+
+}  // namespace
+
+bool local_read_ok(const metadata::DistTable &t, const std::vector<int> &shard_indexes) {
+    if (!local_execution_guc || shard_indexes.empty()) return false;
+    int nodeid = t.shards[shard_indexes.front()].nodeid;
+    if (!metadata::node(nodeid).is_coordinator || conn::node_written(nodeid)) return false;
+    if (shard_indexes.size() == 1) return true;
+    int64_t pages = 0;
+    for (int i : shard_indexes) {
+        const metadata::ShardInfo &s = t.shards[i];
+        if (s.nodeid != nodeid) return false;
+        std::string rel = metadata::shard_relname(t.relname, s.shardid);
+        Oid nsp = pg::call([&] { return get_namespace_oid(t.schema.c_str(), true); });
+        Oid relid = pg::call([&] { return get_relname_relid(rel.c_str(), nsp); });
+        if (!OidIsValid(relid)) return false;
+        pages += pg::call([&] {
+            HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+            int32 p = HeapTupleIsValid(tup) ? ((Form_pg_class)GETSTRUCT(tup))->relpages : 0;
+            if (HeapTupleIsValid(tup)) ReleaseSysCache(tup);
+            return p;
+        });
+        if (pages > local_max_pages_guc) return false;
+    }
+    return true;
+}
+
+void define_gucs() {
+    DefineCustomBoolVariable("rollup.enable_local_execution",
+                             "Small reads of shards held by the coordinator run in the querying backend.",
+                             "They skip the round trip over a loopback connection.", &local_execution_guc, true,
+                             PGC_USERSET, 0, NULL, NULL, NULL);
+    DefineCustomIntVariable("rollup.local_execution_max_pages",
+                            "Largest total size (in pages, by pg_class.relpages) of the coordinator's shards "
+                            "that one read runs locally instead of over parallel connections.",
+                            "0 (the default) keeps multi-shard reads on parallel connections: one backend "
+                            "planning every shard's statement in turn is slower than two doing half each.",
+                            &local_max_pages_guc, 0, 0, INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+void execute(std::vector<Task> &all_tasks) {
+    if (all_tasks.empty()) return;
+    std::vector<Task *> local_tasks;
+    std::vector<Task> remote_tasks_storage;
+    bool any_local = false;
+    for (Task &t : all_tasks) any_local = any_local || t.local;
+    if (any_local) {
+        // Remote tasks start first; local ones run while the nodes work; then we wait for the nodes.
+        std::vector<Task *> remote;
+        for (Task &t : all_tasks) (t.local ? local_tasks : remote).push_back(&t);
+        execute_refs(remote, [&] {
+            for (Task *t : local_tasks) run_local(*t);
+        });
+        return;
+    }
+    std::vector<Task *> refs;
+    for (Task &t : all_tasks) refs.push_back(&t);
+    execute_refs(refs, [] {});
+}
+
+void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while_running) {
+    if (tasks.empty()) {
+        while_running();
+        return;
+    }
     // Assign connections.
     std::map<int, int> per_node_count;
-    for (auto &t : tasks) per_node_count[t.nodeid]++;
+    for (Task *tp : tasks) per_node_count[tp->nodeid]++;
     std::map<int, int> rr;
     std::map<std::pair<int, int>, std::unique_ptr<Lane>> lanes;
-    for (auto &t : tasks) {
+    for (Task *tp : tasks) {
+        Task &t = *tp;
         int slots = std::min(conn::max_connections_per_node(), per_node_count[t.nodeid]);
         int slot = 0;
         if (!t.write && !conn::node_written(t.nodeid)) slot = rr[t.nodeid]++ % slots;
@@ -128,6 +237,7 @@ void execute(std::vector<Task> &tasks) {
         PQsetnonblocking(l->c->pg, 1);
         send_next(*l);
     }
+    while_running();
 
     // The set holds the sockets of the lanes with a query running; it is rebuilt when a lane is done,
     // so that an idle socket (which may turn readable, e.g. at disconnect) never wakes us in a loop.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "connection/connection_pool.hpp"
+#include "metadata/metadata_cache.hpp"
 
 namespace rollup::exec {
 
@@ -22,7 +23,18 @@ struct Task {
     // Called for each result that carries rows; must not PQclear it.
     std::function<void(PGresult *)> on_rows;
     int64_t rows_affected = 0;  // sum of PQcmdTuples over the task's statements
+    // Read-only task on shards held by the coordinator itself: run it in this backend (SPI), with no
+    // round trip. Set only where local_read_ok() said yes.
+    bool local = false;
 };
+
+// Whether a read of these shards (indexes into t.shards) may run in this backend: they are all on
+// the coordinator, nothing was written to the coordinator's shards through a connection in this
+// transaction (such writes are not visible locally), and the read is small: one shard, or shards
+// whose total size is at most rollup.local_execution_max_pages (default 0: multi-shard reads stay
+// on parallel connections).
+bool local_read_ok(const metadata::DistTable &t, const std::vector<int> &shard_indexes);
+void define_gucs();
 
 // Executes every task; throws the first remote error (with the node in its context) after
 // cancelling the rest. Tasks of one connection run in order; connections run in parallel.

@@ -53,6 +53,7 @@ struct NodeQuery {
     int nodeid;
     std::string sql;
     std::vector<int> shards;
+    bool local = false;  // run in this backend (small read of the coordinator's own shards)
 };
 
 struct ScanExec {
@@ -562,10 +563,14 @@ void begin(RollupScanState *st, EState *estate, int eflags) {
         ex.shard_node = t.shards[shards.front()].nodeid;
     }
     for (auto &kv : by_node) {
-        for (const std::vector<int> &batch : core::batch_shards(kv.second, conn::max_connections_per_node())) {
+        // A small read of the coordinator's own shards runs here, as one statement.
+        const bool local = exec::local_read_ok(t, kv.second);
+        const int batches = local ? 1 : conn::max_connections_per_node();
+        for (const std::vector<int> &batch : core::batch_shards(kv.second, batches)) {
             NodeQuery q;
             q.nodeid = kv.first;
             q.shards = batch;
+            q.local = local;
             for (size_t b = 0; b < batch.size(); b++) {
                 std::string one = head + t.shards[batch[b]].name + tail;
                 if (batch.size() == 1) {
@@ -591,6 +596,7 @@ void fetch(RollupScanState *st) {
         t.nodeid = q.nodeid;
         t.sql = q.sql;
         t.single_row = ex.spec.mode == select::Mode::Scan;
+        t.local = q.local;
         t.on_rows = [st](PGresult *res) { pg::call([&] { store_result(st, res); }); };
         tasks.push_back(std::move(t));
     }
