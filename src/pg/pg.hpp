@@ -114,4 +114,8 @@ extern "C" {
 #include "commands/explain.h"
 #include "optimizer/cost.h"
 #include "rewrite/rewriteManip.h"
+#include "catalog/pg_authid.h"
+#include "parser/parse_relation.h"
+#include "utils/rls.h"
+#include "executor/tstoreReceiver.h"
 }

@@ -23,8 +23,12 @@ bool mark_rtes(Node *node, MarkContext *ctx);
 // Gives every distributed table's RTE (in this query and all nested ones) a unique alias.
 void mark_query(Query *q, MarkContext *ctx) {
     ListCell *lc;
+    int rtindex = 0;
     foreach (lc, q->rtable) {
         RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(lc));
+        rtindex++;
+        // ON CONFLICT's EXCLUDED pseudo-relation is printed as "excluded", never as a table.
+        if (q->onConflict && rtindex == q->onConflict->exclRelIndex) continue;
         if (rte->rtekind != RTE_RELATION || !metadata::lookup(rte->relid)) continue;
         std::string marker = "rollup_rte_" + std::to_string(ctx->next++);
         rte->alias = makeAlias(pstrdup(marker.c_str()), NIL);

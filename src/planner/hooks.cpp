@@ -12,10 +12,10 @@ namespace {
 ExecutorStart_hook_type prev_executor_start = nullptr;
 ProcessUtility_hook_type prev_process_utility = nullptr;
 
-int shell_write_allowed = 0;
+int shell_write_depth = 0;
 
 void ensure_no_shell_write(QueryDesc *qd) {
-    if (shell_write_allowed > 0) return;
+    if (shell_write_depth > 0) return;
     PlannedStmt *ps = qd->plannedstmt;
     if (ps->commandType == CMD_SELECT || ps->resultRelations == NIL) return;
     if (!metadata::any_distributed()) return;
@@ -59,8 +59,9 @@ void process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 
 }  // namespace
 
-ShellWriteAllowed::ShellWriteAllowed() { shell_write_allowed++; }
-ShellWriteAllowed::~ShellWriteAllowed() { shell_write_allowed--; }
+ShellWriteAllowed::ShellWriteAllowed() { shell_write_depth++; }
+ShellWriteAllowed::~ShellWriteAllowed() { shell_write_depth--; }
+bool shell_write_allowed() { return shell_write_depth > 0; }
 
 void init() {
     prev_executor_start = ExecutorStart_hook;

@@ -7,4 +7,6 @@ struct ShellWriteAllowed {
     ShellWriteAllowed();
     ~ShellWriteAllowed();
 };
+// Whether a ShellWriteAllowed scope is active (the write planner then leaves writes to the shell).
+bool shell_write_allowed();
 }  // namespace rollup::hooks

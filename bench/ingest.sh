@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Ingest benchmark (not a timed test). Same cluster, same run: a distributed table (32 shards; with
+# WORKERS=0 they live on the coordinator, i.e. single-node mode) against a plain local table with
+# the same columns (the tutorial's http_request), for:
+#   - single-row INSERT, 1 client and 8 clients (pgbench custom script, prepared protocol);
+#   - 1000-row multi-row INSERT ... VALUES (pgbench, 1 client);
+#   - COPY of ROWS rows (default 1M) from a server-side file.
+# Targets, as ratios distributed/plain: COPY >= 0.8, 1000-row INSERT >= 0.5, single-row 1 client
+# >= 0.7, 8 clients >= 0.6.
+# Settings: WORKERS (default 0), DURATION (seconds per pgbench run, default 10), ROWS.
+# Report: bench/results/ingest-<workers>w.txt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORKERS=${WORKERS:-0}
+DURATION=${DURATION:-10}
+ROWS=${ROWS:-1000000}
+source test/cluster.sh
+cluster_install
+ROLLUP_EXTRA_CONF="shared_buffers = 256MB
+max_wal_size = 4GB
+jit = off" cluster_start "$WORKERS"
+out=bench/results/ingest-${WORKERS}w.txt
+tmp=$CLUSTER_BASE/bench
+mkdir -p "$tmp"
+chmod 777 "$tmp"
+psql_c() { cluster_psql "$COORDINATOR_PORT" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+psql_c <<SQL
+CREATE EXTENSION rollup;
+SELECT rollup.add_node('127.0.0.1', p) FROM unnest(string_to_array('${WORKER_1_PORT:-}${WORKER_2_PORT:+,$WORKER_2_PORT}', ',')::int[]) p WHERE $WORKERS > 0;
+CREATE TABLE http_request (site_id int, ingest_time timestamptz DEFAULT now(), url text, request_country text,
+                           ip_address text, status_code int, response_time_msec int);
+CREATE TABLE plain_request (LIKE http_request INCLUDING DEFAULTS);
+SELECT create_distributed_table('http_request', 'site_id', 32);
+SQL
+
+single=$tmp/single.sql
+cat >"$single" <<'EOF'
+\set site random(1, 1000)
+INSERT INTO TABLE (site_id, ingest_time, url, request_country, ip_address, status_code, response_time_msec)
+VALUES (:site, now(), 'http://example.com/index.html', 'India', '10.0.0.7', 200, 42);
+EOF
+multi=$tmp/multi.sql
+{
+    echo "INSERT INTO TABLE (site_id, ingest_time, url, request_country, ip_address, status_code, response_time_msec) VALUES"
+    for i in $(seq 1 1000); do
+        sep=","; [ "$i" = 1000 ] && sep=";"
+        echo "($((i % 997)), now(), 'http://example.com/page/$i', 'USA', '10.1.$((i % 250)).$((i % 200))', $(( (i % 2) ? 200 : 404 )), $((5 + i % 150)))$sep"
+    done
+} >"$multi"
+
+pgbench_tps() { # <script> <table> <clients>
+    local script=$tmp/run-$2.sql
+    sed "s/TABLE/$2/" "$1" >"$script"
+    chmod a+r "$script"
+    cluster_as_pg_pgbench "$script" "$3" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+cluster_as_pg_pgbench() {
+    "$CLUSTER_BINDIR/pgbench" -h 127.0.0.1 -p "$COORDINATOR_PORT" -U postgres -n -M prepared \
+        -f "$1" -c "$2" -j "$2" -T "$DURATION" postgres 2>&1
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+declare -A R
+for t in plain_request http_request; do
+    echo "single-row INSERT, 1 client: $t" >&2
+    R[single1_$t]=$(pgbench_tps "$single" "$t" 1)
+    echo "single-row INSERT, 8 clients: $t" >&2
+    R[single8_$t]=$(pgbench_tps "$single" "$t" 8)
+    echo "1000-row INSERT: $t" >&2
+    R[multi_$t]=$(pgbench_tps "$multi" "$t" 1)
+done
+
+echo "COPY of $ROWS rows" >&2
+data=$tmp/copy.data
+psql_c -c "TRUNCATE plain_request; TRUNCATE http_request;"
+psql_c -c "COPY (SELECT i % 1000, '2024-01-01'::timestamptz + i * interval '1 ms', 'http://example.com/' || (i % 97),
+                       (ARRAY['China','India','USA','Indonesia'])[1 + i % 4], '10.0.' || (i % 250) || '.' || (i % 199),
+                       (ARRAY[200, 404])[1 + i % 2], 5 + i % 150
+                  FROM generate_series(1, $ROWS) i) TO '$data'"
+copy_secs() { # <table>
+    psql_c -c "CHECKPOINT" >/dev/null
+    local t0 t1
+    t0=$(date +%s.%N)
+    psql_c -c "COPY $1 FROM '$data'" >/dev/null
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+}
+R[copy_plain_request]=$(copy_secs plain_request)
+R[copy_http_request]=$(copy_secs http_request)
+R[copy2_plain_request]=$(copy_secs plain_request)
+R[copy2_http_request]=$(copy_secs http_request)
+stored=$(psql_c -At -c "SELECT sum(row_count) FROM rollup.shard_stats('http_request')")
+
+{
+    echo "# ingest benchmark: distributed (32 shards, $WORKERS workers) vs plain table, same cluster, same run"
+    echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, pgbench -M prepared -T $DURATION"
+    printf "%-32s %14s %14s %8s %8s\n" "workload" "plain" "distributed" "ratio" "target"
+    printf "%-32s %14s %14s %8s %8s\n" "single-row INSERT, 1 client" "${R[single1_plain_request]} tps" "${R[single1_http_request]} tps" "$(ratio "${R[single1_http_request]}" "${R[single1_plain_request]}")" ">=0.7"
+    printf "%-32s %14s %14s %8s %8s\n" "single-row INSERT, 8 clients" "${R[single8_plain_request]} tps" "${R[single8_http_request]} tps" "$(ratio "${R[single8_http_request]}" "${R[single8_plain_request]}")" ">=0.6"
+    printf "%-32s %14s %14s %8s %8s\n" "1000-row INSERT, 1 client" "${R[multi_plain_request]} tps" "${R[multi_http_request]} tps" "$(ratio "${R[multi_http_request]}" "${R[multi_plain_request]}")" ">=0.5"
+    for k in copy copy2; do
+        printf "%-32s %14s %14s %8s %8s\n" "COPY $ROWS rows ($k)" "${R[${k}_plain_request]} s" "${R[${k}_http_request]} s" "$(ratio "${R[${k}_plain_request]}" "${R[${k}_http_request]}")" ">=0.8"
+    done
+    echo "# rows in the distributed table after the two COPYs: $stored (expected $((2 * ROWS)))"
+} | tee "$out"

@@ -1,0 +1,430 @@
+#include <arpa/inet.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "executor/modify_router.hpp"
+#include "executor/remote_exec.hpp"
+#include "transaction/remote_transaction.hpp"
+
+namespace rollup::exec {
+
+namespace {
+
+constexpr size_t kStatementRows = 1000;         // larger batches stream with COPY
+constexpr size_t kShardChunkBytes = 1 << 20;    // a shard buffer this large is shipped at once
+constexpr size_t kNodeBufferBytes = 4 << 20;    // a node's buffers together: ship the largest
+
+const char kBinaryHeader[] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";  // signature, flags, extension
+constexpr int kBinaryHeaderLen = 19;
+
+}  // namespace
+
+struct ShardRouter::Column {
+    int att = 0;  // 0-based in desc
+    FmgrInfo out;
+    FmgrInfo send;
+};
+
+struct ShardRouter::NodeStream {
+    int nodeid = 0;
+    conn::Connection *c = nullptr;
+    bool in_flight = false;  // a COPY was ended, its result not read yet
+    size_t buffered = 0;     // bytes in the buffers of this node's shards
+    std::vector<int> shards;
+};
+
+namespace {
+
+// PODs only (runs under one pg::call per row).
+void encode_binary(StringInfo buf, const ShardRouter::Column *cols, int ncols, const Datum *values,
+                   const bool *nulls) {
+    uint16_t n = htons(static_cast<uint16_t>(ncols));
+    appendBinaryStringInfo(buf, reinterpret_cast<const char *>(&n), 2);
+    for (int i = 0; i < ncols; i++) {
+        int a = cols[i].att;
+        if (nulls[a]) {
+            uint32_t len = htonl(static_cast<uint32_t>(-1));
+            appendBinaryStringInfo(buf, reinterpret_cast<const char *>(&len), 4);
+            continue;
+        }
+        bytea *b = SendFunctionCall(const_cast<FmgrInfo *>(&cols[i].send), values[a]);
+        uint32_t len = htonl(static_cast<uint32_t>(VARSIZE(b) - VARHDRSZ));
+        appendBinaryStringInfo(buf, reinterpret_cast<const char *>(&len), 4);
+        appendBinaryStringInfo(buf, VARDATA(b), VARSIZE(b) - VARHDRSZ);
+    }
+}
+
+void encode_text(StringInfo buf, const ShardRouter::Column *cols, int ncols, const Datum *values,
+                 const bool *nulls) {
+    for (int i = 0; i < ncols; i++) {
+        if (i) appendStringInfoChar(buf, '\t');
+        int a = cols[i].att;
+        if (nulls[a]) {
+            appendBinaryStringInfo(buf, "\\N", 2);
+            continue;
+        }
+        char *s = OutputFunctionCall(const_cast<FmgrInfo *>(&cols[i].out), values[a]);
+        for (const char *p = s; *p; p++) {
+            switch (*p) {
+                case '\\': appendBinaryStringInfo(buf, "\\\\", 2); break;
+                case '\n': appendBinaryStringInfo(buf, "\\n", 2); break;
+                case '\r': appendBinaryStringInfo(buf, "\\r", 2); break;
+                case '\t': appendBinaryStringInfo(buf, "\\t", 2); break;
+                default: appendStringInfoChar(buf, *p);
+            }
+        }
+    }
+    appendStringInfoChar(buf, '\n');
+}
+
+bool still_pooled(conn::Connection *c) {
+    for (conn::Connection *p : conn::all())
+        if (p == c) return true;
+    return false;
+}
+
+}  // namespace
+
+std::string sql_literal(const char *v) {
+    bool backslash = std::strchr(v, '\\') != nullptr;
+    std::string out = backslash ? "E'" : "'";
+    for (const char *p = v; *p; p++) {
+        if (*p == '\'')
+            out += "''";
+        else if (*p == '\\')
+            out += "\\\\";
+        else
+            out += *p;
+    }
+    out += '\'';
+    return out;
+}
+
+ShardRouter::ShardRouter(const metadata::DistTable &table, TupleDesc desc, bool may_autocommit)
+    : table_(table), desc_(desc), may_autocommit_(may_autocommit) {
+    // Binary COPY sends values in the session's client encoding: only when that is the database's.
+    binary_ = pg_get_client_encoding() == GetDatabaseEncoding();
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        if (att->attisdropped) continue;
+        if (att->attnum == table.dist_attnum) dist_att_ = i;
+        Column col;
+        col.att = i;
+        Oid typid = att->atttypid;
+        pg::call([&] {
+            Oid func;
+            bool varlena;
+            getTypeOutputInfo(typid, &func, &varlena);
+            fmgr_info(func, &col.out);
+        });
+        // Binary only for built-in types: a user type's OID (inside array or record values) differs
+        // on the nodes.
+        if (binary_ && typid < FirstNormalObjectId) {
+            try {
+                pg::call([&] {
+                    Oid func;
+                    bool varlena;
+                    getTypeBinaryOutputInfo(typid, &func, &varlena);
+                    fmgr_info(func, &col.send);
+                });
+            } catch (const PgError &) {
+                binary_ = false;
+            }
+        } else {
+            binary_ = false;
+        }
+        columns_.push_back(col);
+        if (!column_list_.empty()) column_list_ += ", ";
+        column_list_ += pg::call([&] { return quote_identifier(NameStr(att->attname)); });
+    }
+    if (dist_att_ < 0) throw PgError(sqlstate::internal_error, "distribution column missing from row");
+    cxt_ = pg::call([] {
+        return AllocSetContextCreate(CurrentMemoryContext, "rollup router", ALLOCSET_DEFAULT_SIZES);
+    });
+    row_cxt_ = pg::call([&] { return AllocSetContextCreate(cxt_, "rollup router row", ALLOCSET_DEFAULT_SIZES); });
+    std::map<int, int> stream_of_node;
+    shard_stream_.resize(table.shard_count);
+    for (int i = 0; i < table.shard_count; i++) {
+        int nodeid = table.shards[i].nodeid;
+        auto it = stream_of_node.find(nodeid);
+        if (it == stream_of_node.end()) {
+            it = stream_of_node.emplace(nodeid, static_cast<int>(streams_.size())).first;
+            NodeStream ns;
+            ns.nodeid = nodeid;
+            streams_.push_back(ns);
+        }
+        shard_stream_[i] = it->second;
+        streams_[it->second].shards.push_back(i);
+    }
+}
+
+ShardRouter::~ShardRouter() {
+    if (!done_) {
+        // Failed or interrupted: a connection in the middle of a COPY cannot be reused.
+        for (NodeStream &ns : streams_) {
+            if (!ns.c || !still_pooled(ns.c)) continue;
+            if (ns.in_flight || PQtransactionStatus(ns.c->pg) == PQTRANS_ACTIVE) {
+                xact::connection_lost(*ns.c);
+                conn::discard(*ns.c);
+            }
+        }
+    }
+    if (cxt_) MemoryContextDelete(cxt_);
+}
+
+void ShardRouter::add(const Datum *values, const bool *nulls) {
+    if (nulls[dist_att_])
+        throw PgError(sqlstate::not_null_violation,
+                      "cannot store a row whose distribution column \"" + table_.dist_column + "\" is NULL",
+                      "", "Every row of a distributed table needs a value in its distribution column.");
+    int idx = metadata::shard_index_for_value(table_, values[dist_att_]);
+    rows_added_++;
+    if (!streaming_) {
+        MemoryContext cxt = cxt_;
+        TupleDesc desc = desc_;
+        HeapTuple tup = pg::call([&] {
+            MemoryContext old = MemoryContextSwitchTo(cxt);
+            HeapTuple t = heap_form_tuple(desc, const_cast<Datum *>(values), const_cast<bool *>(nulls));
+            MemoryContextSwitchTo(old);
+            return t;
+        });
+        pending_.emplace_back(idx, tup);
+        if (!statement_suffix && pending_.size() >= kStatementRows) switch_to_streaming();
+        return;
+    }
+    encode(idx, values, nulls);
+    after_append(idx);
+}
+
+void ShardRouter::switch_to_streaming() {
+    streaming_ = true;
+    buffers_.assign(table_.shard_count, nullptr);
+    MemoryContext cxt = cxt_;
+    for (auto &b : buffers_) b = pg::call([&] {
+        MemoryContext old = MemoryContextSwitchTo(cxt);
+        StringInfo s = makeStringInfo();
+        MemoryContextSwitchTo(old);
+        return s;
+    });
+    std::vector<std::pair<int, HeapTuple>> pending;
+    pending.swap(pending_);
+    const int natts = desc_->natts;
+    Datum *values = static_cast<Datum *>(pg::call([&] { return palloc(sizeof(Datum) * natts); }));
+    bool *nulls = static_cast<bool *>(pg::call([&] { return palloc(sizeof(bool) * natts); }));
+    for (auto &p : pending) {
+        HeapTuple tup = p.second;
+        TupleDesc desc = desc_;
+        pg::call([&] { heap_deform_tuple(tup, desc, values, nulls); });
+        encode(p.first, values, nulls);
+        after_append(p.first);
+    }
+    pfree(values);
+    pfree(nulls);
+}
+
+void ShardRouter::encode(int idx, const Datum *values, const bool *nulls) {
+    StringInfo buf = buffers_[idx];
+    const int before = buf->len;
+    const Column *cols = columns_.data();
+    const int ncols = static_cast<int>(columns_.size());
+    MemoryContext row_cxt = row_cxt_;
+    bool binary = binary_;
+    std::optional<conn::CanonicalOutputStyle> style;
+    if (!binary) style.emplace();
+    pg::call([&] {
+        MemoryContext old = MemoryContextSwitchTo(row_cxt);
+        if (binary)
+            encode_binary(buf, cols, ncols, values, nulls);
+        else
+            encode_text(buf, cols, ncols, values, nulls);
+        MemoryContextSwitchTo(old);
+        MemoryContextReset(row_cxt);
+    });
+    streams_[shard_stream_[idx]].buffered += buf->len - before;
+}
+
+void ShardRouter::after_append(int idx) {
+    NodeStream &ns = streams_[shard_stream_[idx]];
+    if (static_cast<size_t>(buffers_[idx]->len) >= kShardChunkBytes) {
+        ship(idx);
+        return;
+    }
+    if (ns.buffered < kNodeBufferBytes) return;
+    int largest = ns.shards[0];
+    for (int s : ns.shards)
+        if (buffers_[s]->len > buffers_[largest]->len) largest = s;
+    ship(largest);
+}
+
+void ShardRouter::ship(int idx) {
+    StringInfo buf = buffers_[idx];
+    if (buf->len == 0) return;
+    NodeStream &ns = streams_[shard_stream_[idx]];
+    if (!ns.c) {
+        conn::Connection &c = conn::acquire(ns.nodeid, 0);
+        if (c.claimed)
+            throw PgError(sqlstate::feature_not_supported,
+                          "cannot write to node " + c.address + " while a statement is reading from it");
+        if (c.xact == conn::RemoteXact::Failed)
+            throw PgError(sqlstate::object_not_in_prerequisite_state,
+                          "current transaction is aborted on node " + c.address);
+        ns.c = &c;
+    }
+    conn::Connection &c = *ns.c;
+    if (ns.in_flight) wait_copy(ns);
+    PQsetnonblocking(c.pg, 1);
+    std::string sql;
+    int skip = 0;
+    if (c.xact == conn::RemoteXact::None) {
+        sql = "BEGIN ISOLATION LEVEL READ COMMITTED;";
+        skip = 1;
+        c.xact = conn::RemoteXact::Begun;
+        xact::note_begin(c);
+    }
+    std::string sync = conn::session_sync_sql(c);
+    if (!sync.empty()) {
+        sql += sync;
+        skip++;
+    }
+    c.wrote = true;
+    sql += "COPY " + table_.shards[idx].name + " (" + column_list_ + ") FROM STDIN";
+    if (binary_) sql += " (FORMAT binary)";
+    if (!PQsendQuery(c.pg, sql.c_str())) {
+        c.xact = conn::RemoteXact::Failed;
+        conn::throw_remote_error(c, nullptr);
+    }
+    for (;;) {
+        PGresult *res = conn::get_result(c);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_COMMAND_OK && skip > 0) {
+            skip--;
+            PQclear(res);
+            continue;
+        }
+        if (st == PGRES_COPY_IN) {
+            PQclear(res);
+            break;
+        }
+        c.xact = conn::RemoteXact::Failed;
+        conn::throw_remote_error(c, res);
+    }
+    auto put = [&](const char *data, int len) {
+        int r;
+        while ((r = PQputCopyData(c.pg, data, len)) == 0) conn::flush(c);
+        if (r < 0) {
+            c.xact = conn::RemoteXact::Failed;
+            conn::throw_remote_error(c, nullptr);
+        }
+    };
+    static const char trailer[2] = {'\xff', '\xff'};
+    if (binary_) put(kBinaryHeader, kBinaryHeaderLen);
+    put(buf->data, buf->len);
+    if (binary_) put(trailer, 2);
+    int r;
+    while ((r = PQputCopyEnd(c.pg, nullptr)) == 0) conn::flush(c);
+    if (r < 0) {
+        c.xact = conn::RemoteXact::Failed;
+        conn::throw_remote_error(c, nullptr);
+    }
+    conn::flush(c);
+    ns.in_flight = true;
+    ns.buffered -= buf->len;
+    resetStringInfo(buf);
+    pg::call([] { CHECK_FOR_INTERRUPTS(); });
+}
+
+void ShardRouter::wait_copy(NodeStream &ns) {
+    conn::Connection &c = *ns.c;
+    PGresult *err = nullptr;
+    while (PGresult *res = conn::get_result(c)) {
+        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+            const char *n = PQcmdTuples(res);
+            if (n && *n) rows_stored_ += std::stoull(n);
+            PQclear(res);
+        } else if (!err) {
+            err = res;
+        } else {
+            PQclear(res);
+        }
+    }
+    ns.in_flight = false;
+    if (err) {
+        c.xact = conn::RemoteXact::Failed;
+        conn::throw_remote_error(c, err);
+    }
+}
+
+uint64_t ShardRouter::finish() {
+    if (!streaming_) {
+        uint64_t n = finish_statements();
+        done_ = true;
+        return n;
+    }
+    for (int i = 0; i < table_.shard_count; i++) ship(i);
+    for (NodeStream &ns : streams_)
+        if (ns.in_flight) wait_copy(ns);
+    done_ = true;
+    return rows_stored_;
+}
+
+uint64_t ShardRouter::finish_statements() {
+    if (pending_.empty()) return 0;
+    // Rows of each shard, in arrival order.
+    std::map<int, std::vector<HeapTuple>> by_shard;
+    for (auto &p : pending_) by_shard[p.first].push_back(p.second);
+    std::map<int, std::string> sql_by_node;
+    conn::CanonicalOutputStyle style;
+    const int natts = desc_->natts;
+    Datum *values = static_cast<Datum *>(pg::call([&] { return palloc(sizeof(Datum) * natts); }));
+    bool *nulls = static_cast<bool *>(pg::call([&] { return palloc(sizeof(bool) * natts); }));
+    for (auto &kv : by_shard) {
+        const metadata::ShardInfo &shard = table_.shards[kv.first];
+        std::string &sql = sql_by_node[shard.nodeid];
+        sql += "INSERT INTO " + shard.name + (statement_alias.empty() ? "" : " AS " + statement_alias) + " (" +
+               column_list_ + ") VALUES ";
+        bool first_row = true;
+        for (HeapTuple tup : kv.second) {
+            TupleDesc desc = desc_;
+            pg::call([&] { heap_deform_tuple(tup, desc, values, nulls); });
+            sql += first_row ? "(" : ", (";
+            first_row = false;
+            for (size_t i = 0; i < columns_.size(); i++) {
+                if (i) sql += ", ";
+                int a = columns_[i].att;
+                if (nulls[a]) {
+                    sql += "NULL";
+                    continue;
+                }
+                FmgrInfo *f = &columns_[i].out;
+                Datum d = values[a];
+                char *s = pg::call([&] { return OutputFunctionCall(f, d); });
+                sql += sql_literal(s);
+                pfree(s);
+            }
+            sql += ")";
+        }
+        if (statement_suffix) sql += " " + statement_suffix(kv.first);
+        sql += ";";
+    }
+    pfree(values);
+    pfree(nulls);
+    std::vector<Task> tasks;
+    for (auto &kv : sql_by_node) {
+        Task t;
+        t.nodeid = kv.first;
+        t.sql = std::move(kv.second);
+        t.write = true;
+        t.autocommit = may_autocommit_ && sql_by_node.size() == 1;
+        if (on_rows) t.on_rows = on_rows;
+        tasks.push_back(std::move(t));
+    }
+    execute(tasks);
+    uint64_t n = 0;
+    for (auto &t : tasks) n += t.rows_affected;
+    rows_stored_ = n;
+    return n;
+}
+
+}  // namespace rollup::exec

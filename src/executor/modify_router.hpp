@@ -1,0 +1,84 @@
+// ShardRouter: routes the rows of one write (INSERT, COPY FROM, INSERT ... SELECT through the
+// coordinator) to the shards of a distributed table.
+//
+// Design note. Rows are first kept as they come (a few): at finish() they become one multi-row
+// `INSERT INTO shard VALUES ...` per shard, all shards of a node in one round trip (a single-row
+// INSERT costs one round trip, and none more when it may autocommit on its node). When the batch
+// grows past kStatementRows rows, the router switches to streaming: rows are encoded for COPY
+// (binary when every column type is built in, text otherwise) into one buffer per shard, and a
+// node's largest buffer is shipped whenever the node's buffers together pass a threshold. Shipping
+// is pipelined: COPY of one chunk is ended without waiting for its result, so the node stores it
+// while we parse and route the next rows; we wait only before the next COPY on that connection
+// (one COPY at a time per connection). Every COPY runs inside the node's remote transaction
+// (BEGIN is sent in the same round trip), committed with the coordinator's transaction.
+//
+// Must never: leave a connection in COPY state in the pool (the destructor discards it and marks
+// the transaction as unable to commit), or store a row whose distribution value is NULL.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "metadata/metadata_cache.hpp"
+
+namespace rollup::exec {
+
+class ShardRouter {
+public:
+    // `desc` describes the rows given to add() (the distributed table's own descriptor: dropped
+    // columns are skipped). `may_autocommit`: the write is the whole coordinator transaction, so a
+    // batch that lands on one node may commit there by itself.
+    ShardRouter(const metadata::DistTable &table, TupleDesc desc, bool may_autocommit);
+    ~ShardRouter();
+    ShardRouter(const ShardRouter &) = delete;
+    ShardRouter &operator=(const ShardRouter &) = delete;
+
+    // Routes one row (values/nulls indexed like desc's attributes). May ship data to nodes.
+    void add(const Datum *values, const bool *nulls);
+    // Ships everything; returns the number of rows the shards reported stored.
+    uint64_t finish();
+    uint64_t rows_added() const { return rows_added_; }
+
+    // Statement mode only: appended to every `INSERT ... VALUES ...` (e.g. ON CONFLICT ...
+    // RETURNING ...); built per shard. When set the router never streams (COPY cannot do it).
+    std::function<std::string(int shard_index)> statement_suffix;
+    // Statement mode only: alias of the target table in those statements (the suffix uses it).
+    std::string statement_alias;
+    // Receives result rows of statements sent with a suffix that has RETURNING.
+    std::function<void(PGresult *)> on_rows;
+
+    struct Column;
+    struct NodeStream;
+
+private:
+    void switch_to_streaming();
+    void encode(int shard_index, const Datum *values, const bool *nulls);
+    void after_append(int shard_index);
+    void ship(int shard_index);
+    void wait_copy(NodeStream &ns);
+    uint64_t finish_statements();
+
+    const metadata::DistTable &table_;
+    TupleDesc desc_;
+    bool may_autocommit_;
+    bool binary_ = true;
+    bool streaming_ = false;
+    bool done_ = false;
+    std::vector<Column> columns_;
+    std::string column_list_;
+    int dist_att_ = -1;  // 0-based index in desc
+    MemoryContext cxt_ = nullptr;      // pending tuples and shard buffers
+    MemoryContext row_cxt_ = nullptr;  // reset after each encoded row
+    std::vector<std::pair<int, HeapTuple>> pending_;
+    std::vector<StringInfo> buffers_;  // per shard (streaming)
+    std::vector<int> shard_stream_;    // shard index -> index in streams_
+    std::vector<NodeStream> streams_;
+    uint64_t rows_added_ = 0;
+    uint64_t rows_stored_ = 0;
+};
+
+// A value as an SQL literal ('...' or E'...').
+std::string sql_literal(const char *value);
+
+}  // namespace rollup::exec

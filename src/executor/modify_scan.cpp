@@ -1,0 +1,487 @@
+// RollupModify and RollupSelect custom scans: see modify_scan.hpp for what they do.
+// Design note: all remote work happens at the first ExecCustomScan call (a write is all or
+// nothing); RETURNING rows are kept in a tuplestore as scan tuples and projected on the way out.
+// The C++ part of a scan state (ModifyExec) is deleted by EndCustomScan, or by a reset callback of
+// the query's memory context when the executor is torn down by an error.
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "executor/modify_router.hpp"
+#include "executor/modify_scan.hpp"
+#include "executor/remote_exec.hpp"
+#include "metadata/metadata_cache.hpp"
+#include "planner/deparse.hpp"
+#include "planner/writes.hpp"
+
+namespace rollup::modify {
+
+namespace {
+
+struct ModifyExec {
+    bool done = false;
+    Tuplestorestate *store = nullptr;  // scan tuples whose projection is the RETURNING output
+    TupleTableSlot *fetch = nullptr;   // minimal-tuple slot that reads the store
+};
+
+struct ModifyState {
+    CustomScanState css;
+    int kind;
+    Oid relid;
+    bool autocommit_ok;
+    Query *query;           // kPushdown: the statement; kInsertRows: NULL
+    Query *conflict_query;  // kInsertRows with ON CONFLICT: deparsed for the clause
+    ModifyExec *exec;
+};
+
+struct SelectState {
+    CustomScanState css;
+    PlannedStmt *inner;
+    Tuplestorestate *store;
+    TupleTableSlot *fetch;
+    bool done;
+};
+
+Node *create_modify_state(CustomScan *cscan);
+Node *create_select_state(CustomScan *cscan);
+void begin_modify(CustomScanState *node, EState *estate, int eflags);
+TupleTableSlot *exec_modify(CustomScanState *node);
+void end_modify(CustomScanState *node);
+void rescan_modify(CustomScanState *node);
+void begin_select(CustomScanState *node, EState *estate, int eflags);
+TupleTableSlot *exec_select(CustomScanState *node);
+void end_select(CustomScanState *node);
+void rescan_select(CustomScanState *node);
+
+const CustomScanMethods modify_scan_methods = {"RollupModify", create_modify_state};
+const CustomScanMethods select_scan_methods = {"RollupSelect", create_select_state};
+
+CustomExecMethods modify_exec_methods = {"RollupModify", begin_modify, exec_modify, end_modify, rescan_modify,
+                                         nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+CustomExecMethods select_exec_methods = {"RollupSelect", begin_select, exec_select, end_select, rescan_select,
+                                         nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+
+void release_exec(void *arg) {
+    ModifyState *st = static_cast<ModifyState *>(arg);
+    delete st->exec;
+    st->exec = nullptr;
+}
+
+// Fills `slot` (of descriptor `desc`) from one text row of a result; `atts` are the 0-based
+// attributes that the result's columns fill, in order (others are NULL).
+void store_text_row(PGresult *res, int row, TupleTableSlot *slot, const std::vector<int> &atts,
+                    std::vector<FmgrInfo> &in, const std::vector<Oid> &ioparams, Tuplestorestate *store) {
+    TupleDesc desc = slot->tts_tupleDescriptor;
+    pg::call([&] {
+        ExecClearTuple(slot);
+        for (int i = 0; i < desc->natts; i++) {
+            slot->tts_values[i] = 0;
+            slot->tts_isnull[i] = true;
+        }
+    });
+    for (size_t c = 0; c < atts.size(); c++) {
+        int a = atts[c];
+        bool isnull = PQgetisnull(res, row, static_cast<int>(c));
+        const char *v = isnull ? nullptr : PQgetvalue(res, row, static_cast<int>(c));
+        FmgrInfo *f = &in[c];
+        Oid ioparam = ioparams[c];
+        int32 typmod = TupleDescAttr(desc, a)->atttypmod;
+        slot->tts_values[a] =
+            pg::call([&] { return InputFunctionCall(f, const_cast<char *>(v), ioparam, typmod); });
+        slot->tts_isnull[a] = isnull;
+    }
+    pg::call([&] {
+        ExecStoreVirtualTuple(slot);
+        tuplestore_puttupleslot(store, slot);
+    });
+}
+
+// Collects RETURNING rows sent by the shards into `store` as tuples of `slot`'s descriptor.
+struct RemoteRows {
+    TupleTableSlot *slot;
+    Tuplestorestate *store;
+    std::vector<int> atts;
+    std::vector<FmgrInfo> in;
+    std::vector<Oid> ioparams;
+    MemoryContext row_cxt;
+
+    RemoteRows(TupleTableSlot *s, Tuplestorestate *ts, std::vector<int> columns, MemoryContext cxt)
+        : slot(s), store(ts), atts(std::move(columns)), row_cxt(cxt) {
+        TupleDesc desc = slot->tts_tupleDescriptor;
+        in.resize(atts.size());
+        ioparams.resize(atts.size());
+        for (size_t i = 0; i < atts.size(); i++) {
+            Oid typid = TupleDescAttr(desc, atts[i])->atttypid;
+            FmgrInfo *f = &in[i];
+            Oid *iop = &ioparams[i];
+            pg::call([&] {
+                Oid func;
+                getTypeInputInfo(typid, &func, iop);
+                fmgr_info(func, f);
+            });
+        }
+    }
+    void consume(PGresult *res) {
+        if (PQnfields(res) != static_cast<int>(atts.size()))
+            throw PgError(sqlstate::internal_error, "unexpected number of RETURNING columns from a shard");
+        for (int r = 0; r < PQntuples(res); r++) {
+            MemoryContext old = MemoryContextSwitchTo(row_cxt);
+            store_text_row(res, r, slot, atts, in, ioparams, store);
+            MemoryContextSwitchTo(old);
+            MemoryContextReset(row_cxt);
+        }
+    }
+};
+
+Tuplestorestate *new_store(EState *estate) {
+    MemoryContext cxt = estate->es_query_cxt;
+    return pg::call([&] {
+        MemoryContext old = MemoryContextSwitchTo(cxt);
+        Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+        MemoryContextSwitchTo(old);
+        return ts;
+    });
+}
+
+MemoryContext new_row_context(EState *estate) {
+    MemoryContext parent = estate->es_query_cxt;
+    return pg::call([&] {
+        return AllocSetContextCreate(parent, "rollup returning row", ALLOCSET_DEFAULT_SIZES);
+    });
+}
+
+// ON CONFLICT: "ON CONFLICT ... [RETURNING <all columns>]" for one shard, deparsed from a copy of the
+// INSERT whose values are placeholders; the target is aliased rollup_rte_1 by the deparser.
+std::string conflict_suffix(const Query *q, int shard_index, const metadata::DistTable &t, std::string *alias) {
+    std::string sql = deparse::query_for_shard(q, shard_index);
+    size_t pos = sql.find(" ON CONFLICT");
+    size_t as = sql.find(" AS ");
+    size_t open = as == std::string::npos ? as : sql.find(" (", as + 4);
+    if (pos == std::string::npos || open == std::string::npos || open > pos)
+        throw PgError(sqlstate::internal_error, "could not deparse ON CONFLICT: " + sql);
+    *alias = sql.substr(as + 4, open - as - 4);
+    std::string suffix = sql.substr(pos + 1);
+    if (suffix.rfind("ON CONFLICT(", 0) == 0) suffix.insert(11, " ");
+    // A named constraint has the shard's name on the node.
+    const std::string on_constraint = "ON CONFLICT ON CONSTRAINT ";
+    if (suffix.rfind(on_constraint, 0) == 0) {
+        size_t start = on_constraint.size();
+        size_t end = suffix.find(' ', start);
+        std::string quoted = suffix.substr(start, end - start);
+        std::string name = quoted;
+        if (name.size() >= 2 && name.front() == '"') {
+            name = name.substr(1, name.size() - 2);
+            size_t p = 0;
+            while ((p = name.find("\"\"", p)) != std::string::npos) name.replace(p, 2, "\""), p++;
+        }
+        std::string shard_con = metadata::shard_relname(name, t.shards[shard_index].shardid);
+        std::string q2 = pg::call([&] { return quote_identifier(shard_con.c_str()); });
+        suffix = on_constraint + q2 + suffix.substr(end);
+    }
+    return suffix;
+}
+
+void run_insert_rows(ModifyState *st) {
+    EState *estate = st->css.ss.ps.state;
+    const metadata::DistTable &t = metadata::get(st->relid);
+    Relation rel = st->css.ss.ss_currentRelation;
+    TupleDesc desc = RelationGetDescr(rel);
+    const bool returning = st->css.ss.ps.plan->targetlist != NIL;
+    ModifyExec &ex = *st->exec;
+    if (returning) ex.store = new_store(estate);
+    TupleTableSlot *scan = st->css.ss.ss_ScanTupleSlot;
+
+    exec::ShardRouter router(t, desc, st->autocommit_ok && writes::statement_is_whole_transaction());
+    std::optional<RemoteRows> remote;
+    std::map<int, std::string> suffixes;  // ON CONFLICT clause per shard index (outlives the router's use)
+    if (st->conflict_query) {
+        Query *q = deparse::fold_for_execution(st->conflict_query, estate->es_param_list_info);
+        std::string alias;
+        for (int i = 0; i < t.shard_count; i++) {
+            suffixes.emplace(i, conflict_suffix(q, i, t, &alias));
+            break;  // the alias is the same for every shard; suffixes are made on demand
+        }
+        router.statement_alias = alias;
+        router.statement_suffix = [&suffixes, q, &t](int idx) -> std::string {
+            auto it = suffixes.find(idx);
+            if (it == suffixes.end()) {
+                std::string a;
+                it = suffixes.emplace(idx, conflict_suffix(q, idx, t, &a)).first;
+            }
+            return it->second;
+        };
+        if (returning) {
+            std::vector<int> atts;
+            for (int i = 0; i < desc->natts; i++)
+                if (!TupleDescAttr(desc, i)->attisdropped) atts.push_back(i);
+            remote.emplace(scan, ex.store, atts, new_row_context(estate));
+            router.on_rows = [&remote](PGresult *res) { remote->consume(res); };
+        }
+    }
+
+    PlanState *child = static_cast<PlanState *>(linitial(st->css.custom_ps));
+    for (;;) {
+        TupleTableSlot *slot = pg::call([&] { return ExecProcNode(child); });
+        if (TupIsNull(slot)) break;
+        pg::call([&] { slot_getallattrs(slot); });
+        router.add(slot->tts_values, slot->tts_isnull);
+        if (returning && !st->conflict_query) {
+            Tuplestorestate *store = ex.store;
+            pg::call([&] {
+                ExecClearTuple(scan);
+                for (int i = 0; i < desc->natts; i++) {
+                    bool dropped = TupleDescAttr(desc, i)->attisdropped;
+                    scan->tts_values[i] = dropped ? 0 : slot->tts_values[i];
+                    scan->tts_isnull[i] = dropped ? true : slot->tts_isnull[i];
+                }
+                ExecStoreVirtualTuple(scan);
+                tuplestore_puttupleslot(store, scan);
+            });
+        }
+    }
+    uint64_t n = router.finish();
+    estate->es_processed += n;
+}
+
+void run_pushdown(ModifyState *st) {
+    EState *estate = st->css.ss.ps.state;
+    ModifyExec &ex = *st->exec;
+    const metadata::DistTable &t = metadata::get(st->relid);
+    Query *q = deparse::fold_for_execution(st->query, estate->es_param_list_info);
+    std::vector<int> shards = writes::shards_for_query(q, t);
+    std::map<int, std::string> sql_by_node;
+    for (int idx : shards) sql_by_node[t.shards[idx].nodeid] += deparse::query_for_shard(q, idx) + ";";
+    const bool returning = st->css.ss.ps.plan->targetlist != NIL;
+    std::optional<RemoteRows> remote;
+    if (returning) {
+        ex.store = new_store(estate);
+        TupleTableSlot *scan = st->css.ss.ss_ScanTupleSlot;
+        std::vector<int> atts;
+        for (int i = 0; i < scan->tts_tupleDescriptor->natts; i++) atts.push_back(i);
+        remote.emplace(scan, ex.store, atts, new_row_context(estate));
+    }
+    std::vector<exec::Task> tasks;
+    const bool autocommit =
+        st->autocommit_ok && sql_by_node.size() == 1 && writes::statement_is_whole_transaction();
+    for (auto &kv : sql_by_node) {
+        exec::Task task;
+        task.nodeid = kv.first;
+        task.sql = std::move(kv.second);
+        task.write = true;
+        task.autocommit = autocommit;
+        if (remote) task.on_rows = [&remote](PGresult *res) { remote->consume(res); };
+        tasks.push_back(std::move(task));
+    }
+    exec::execute(tasks);
+    uint64_t n = 0;
+    for (auto &task : tasks) n += task.rows_affected;
+    estate->es_processed += n;
+}
+
+// A store's tuples are read through a minimal-tuple slot (`*fetch`, made on first use) of the
+// scan tuple's descriptor; the projection reads it as the scan tuple.
+TupleTableSlot *next_returning(CustomScanState *css, Tuplestorestate *store, TupleTableSlot **fetch) {
+    if (!store) return nullptr;
+    if (!*fetch) {
+        EState *estate = css->ss.ps.state;
+        TupleDesc desc = css->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+        *fetch = pg::call([&] { return ExecAllocTableSlot(&estate->es_tupleTable, desc, &TTSOpsMinimalTuple); });
+    }
+    TupleTableSlot *from = *fetch;
+    TupleTableSlot *scan = css->ss.ss_ScanTupleSlot;
+    // The projection was compiled for the (virtual) scan slot: hand it one.
+    bool found = pg::call([&] {
+        if (!tuplestore_gettupleslot(store, true, false, from)) return false;
+        ExecCopySlot(scan, from);
+        return true;
+    });
+    if (!found) return nullptr;
+    ProjectionInfo *proj = css->ss.ps.ps_ProjInfo;
+    if (!proj) return scan;
+    ExprContext *econtext = css->ss.ps.ps_ExprContext;
+    return pg::call([&] {
+        ResetExprContext(econtext);
+        econtext->ecxt_scantuple = scan;
+        return ExecProject(proj);
+    });
+}
+
+Node *create_modify_state(CustomScan *cscan) {
+    return pg::guard([&]() -> Node * {
+        ModifyState *st = static_cast<ModifyState *>(pg::call([] { return palloc0(sizeof(ModifyState)); }));
+        NodeSetTag(st, T_CustomScanState);
+        st->css.methods = &modify_exec_methods;
+        List *p = cscan->custom_private;
+        st->kind = intVal(list_nth(p, 0));
+        st->relid = static_cast<Oid>(intVal(list_nth(p, 1)));
+        st->autocommit_ok = intVal(list_nth(p, 2)) != 0;
+        st->query = static_cast<Query *>(list_nth(p, 3));
+        st->conflict_query = static_cast<Query *>(list_nth(p, 4));
+        return reinterpret_cast<Node *>(st);
+    });
+}
+
+void begin_modify(CustomScanState *node, EState *estate, int eflags) {
+    pg::guard([&] {
+        ModifyState *st = reinterpret_cast<ModifyState *>(node);
+        CustomScan *cscan = reinterpret_cast<CustomScan *>(node->ss.ps.plan);
+        if (cscan->custom_plans != NIL) {
+            Plan *child = static_cast<Plan *>(linitial(cscan->custom_plans));
+            PlanState *ps = pg::call([&] { return ExecInitNode(child, estate, eflags); });
+            node->custom_ps = pg::call([&] { return list_make1(ps); });
+        }
+        st->exec = new ModifyExec();
+        MemoryContext cxt = estate->es_query_cxt;
+        pg::call([&] {
+            MemoryContextCallback *cb =
+                static_cast<MemoryContextCallback *>(MemoryContextAllocZero(cxt, sizeof(MemoryContextCallback)));
+            cb->func = release_exec;
+            cb->arg = st;
+            MemoryContextRegisterResetCallback(cxt, cb);
+        });
+    });
+}
+
+TupleTableSlot *exec_modify(CustomScanState *node) {
+    return pg::guard([&]() -> TupleTableSlot * {
+        ModifyState *st = reinterpret_cast<ModifyState *>(node);
+        if (!st->exec) throw PgError(sqlstate::internal_error, "RollupModify executed after its end");
+        if (!st->exec->done) {
+            st->exec->done = true;
+            if (st->kind == kInsertRows)
+                run_insert_rows(st);
+            else
+                run_pushdown(st);
+        }
+        return next_returning(node, st->exec->store, &st->exec->fetch);
+    });
+}
+
+void end_modify(CustomScanState *node) {
+    pg::guard([&] {
+        ModifyState *st = reinterpret_cast<ModifyState *>(node);
+        if (node->custom_ps != NIL) {
+            PlanState *child = static_cast<PlanState *>(linitial(node->custom_ps));
+            pg::call([&] { ExecEndNode(child); });
+        }
+        if (st->exec && st->exec->store) {
+            Tuplestorestate *ts = st->exec->store;
+            st->exec->store = nullptr;
+            pg::call([&] { tuplestore_end(ts); });
+        }
+        delete st->exec;
+        st->exec = nullptr;
+    });
+}
+
+void rescan_modify(CustomScanState *node) {
+    pg::guard([&] {
+        ModifyState *st = reinterpret_cast<ModifyState *>(node);
+        if (st->exec && st->exec->store) {
+            Tuplestorestate *ts = st->exec->store;
+            pg::call([&] { tuplestore_rescan(ts); });
+        }
+    });
+}
+
+// RollupSelect
+
+Node *create_select_state(CustomScan *cscan) {
+    return pg::guard([&]() -> Node * {
+        SelectState *st = static_cast<SelectState *>(pg::call([] { return palloc0(sizeof(SelectState)); }));
+        NodeSetTag(st, T_CustomScanState);
+        st->css.methods = &select_exec_methods;
+        st->inner = static_cast<PlannedStmt *>(linitial(cscan->custom_private));
+        return reinterpret_cast<Node *>(st);
+    });
+}
+
+void begin_select(CustomScanState *node, EState *estate, int eflags) {}
+
+// PODs only: runs a planned SELECT into a tuplestore.
+void run_inner(PlannedStmt *inner, EState *estate, Tuplestorestate *store) {
+    DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+    SetTuplestoreDestReceiverParams(dest, store, estate->es_query_cxt, false, NULL, NULL);
+    QueryDesc *qd = CreateQueryDesc(inner, estate->es_sourceText, GetActiveSnapshot(), InvalidSnapshot, dest,
+                                    estate->es_param_list_info, estate->es_queryEnv, 0);
+    ExecutorStart(qd, 0);
+    ExecutorRun(qd, ForwardScanDirection, 0, true);
+    ExecutorFinish(qd);
+    ExecutorEnd(qd);
+    FreeQueryDesc(qd);
+    dest->rDestroy(dest);
+}
+
+TupleTableSlot *exec_select(CustomScanState *node) {
+    return pg::guard([&]() -> TupleTableSlot * {
+        SelectState *st = reinterpret_cast<SelectState *>(node);
+        EState *estate = node->ss.ps.state;
+        if (!st->done) {
+            st->done = true;
+            st->store = new_store(estate);
+            PlannedStmt *inner = st->inner;
+            Tuplestorestate *store = st->store;
+            pg::call([&] { run_inner(inner, estate, store); });
+        }
+        return next_returning(node, st->store, &st->fetch);
+    });
+}
+
+void end_select(CustomScanState *node) {
+    SelectState *st = reinterpret_cast<SelectState *>(node);
+    if (st->store) tuplestore_end(st->store);
+    st->store = nullptr;
+}
+
+void rescan_select(CustomScanState *node) {
+    SelectState *st = reinterpret_cast<SelectState *>(node);
+    if (st->store) tuplestore_rescan(st->store);
+}
+
+}  // namespace
+
+void register_methods() {
+    RegisterCustomScanMethods(&modify_scan_methods);
+    RegisterCustomScanMethods(&select_scan_methods);
+}
+
+CustomScan *make_modify_scan(Kind kind, Oid relid, Index scanrelid, bool autocommit_ok, Query *query,
+                             Query *on_conflict_query) {
+    return pg::call([&] {
+        CustomScan *cs = makeNode(CustomScan);
+        cs->scan.scanrelid = scanrelid;
+        cs->methods = &modify_scan_methods;
+        cs->custom_private = list_make5(makeInteger(kind), makeInteger(static_cast<int>(relid)),
+                                        makeInteger(autocommit_ok ? 1 : 0), query, on_conflict_query);
+        return cs;
+    });
+}
+
+CustomScan *make_select_scan(PlannedStmt *inner, List *tlist) {
+    return pg::call([&] {
+        CustomScan *cs = makeNode(CustomScan);
+        cs->scan.scanrelid = 0;
+        cs->methods = &select_scan_methods;
+        cs->custom_private = list_make1(inner);
+        List *scan_tlist = NIL;
+        int resno = 1;
+        ListCell *lc;
+        foreach (lc, inner->planTree->targetlist) {
+            TargetEntry *tle = static_cast<TargetEntry *>(lfirst(lc));
+            if (tle->resjunk) continue;
+            Node *e = reinterpret_cast<Node *>(tle->expr);
+            Const *c = makeNullConst(exprType(e), exprTypmod(e), exprCollation(e));
+            scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr *>(c), resno++, tle->resname, false));
+        }
+        cs->custom_scan_tlist = scan_tlist;
+        cs->scan.plan.targetlist = tlist;
+        cs->scan.plan.plan_rows = inner->planTree->plan_rows;
+        cs->scan.plan.startup_cost = inner->planTree->total_cost;
+        cs->scan.plan.total_cost = inner->planTree->total_cost;
+        return cs;
+    });
+}
+
+}  // namespace rollup::modify
