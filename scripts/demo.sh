@@ -4,6 +4,7 @@
 #   NODES=0 (default)  the coordinator alone: single-node mode, shards live on the coordinator
 #   NODES=2            a coordinator and two stock PostgreSQL workers
 #   DEMO_ROWS=1000     rows the sample-data step inserts
+#   DEMO_WAIT=70       seconds to wait for the scheduler's first runs (0: do not wait)
 #   KEEP=1             keep the data directories and logs (see test/cluster.sh)
 #
 # Runs the tutorial's SQL (scripts/tutorial/*.sql, verbatim but for the bounded data loop) step by
@@ -23,7 +24,13 @@ source test/cluster.sh
 
 banner() { printf '\n==== %s\n' "$*"; }
 
+DEMO_WAIT=${DEMO_WAIT:-70}
+[[ $DEMO_WAIT =~ ^[0-9]+$ ]] || { echo "DEMO_WAIT must be a number of seconds" >&2; exit 2; }
+
 cluster_install
+# The scheduler works in the demo's database.
+export ROLLUP_COORDINATOR_CONF="${ROLLUP_COORDINATOR_CONF:+$ROLLUP_COORDINATOR_CONF
+}rollup.scheduler_database = 'demo'"
 cluster_start "$NODES"
 
 # The coordinator reaches its shards in the database of the same name on every node.
@@ -107,7 +114,20 @@ else
     skip "Expiring old data" "$why"
 fi
 
-banner "Not part of rollup yet: native incremental rollup (rollup.create_rollup), scheduler (rollup.schedule), retention (rollup.set_retention)"
+if [ "$reads" = 1 ] && run_step "Schedule the rollup and the expiry in the server" 09_schedule.sql; then
+    if [ "$DEMO_WAIT" -gt 0 ]; then
+        banner "Waiting up to $DEMO_WAIT s for the scheduler's first runs"
+        for ((w = 0; w < DEMO_WAIT; w += 5)); do
+            n=$(psql_demo -At -c "SELECT count(*) FROM rollup.job_runs WHERE status <> 'running'")
+            [ "$n" -ge 1 ] && break
+            sleep 5
+        done
+        psql_demo -c "SELECT job_name, status, rows, started, duration, message
+                        FROM rollup.job_runs ORDER BY started"
+    fi
+fi
+
+banner "Not part of rollup yet: the native incremental rollup engine (rollup.create_rollup)"
 
 banner "Summary"
 echo "cluster: coordinator$([ "$NODES" -gt 0 ] && echo " + $NODES workers") on 127.0.0.1, database demo (stopped on exit)"
