@@ -13,6 +13,9 @@ namespace {
 
 int force_depth = 0;
 bool poisoned = false;
+// Testing only (fault tests, test/shell/twophase_recovery.sh): inject the failures a crash would cause.
+bool testing_skip_commit_prepared = false;  // post-commit leaves the prepared transactions alone
+bool testing_fail_after_prepare = false;    // pre-commit fails once every node is prepared and recorded
 std::string poison_reason;
 
 std::string gid_prefix() {
@@ -97,6 +100,8 @@ void pre_commit() {
         for (conn::Connection *c : written)
             spi.execute("INSERT INTO rollup.prepared_xact (gid, nodeid) VALUES ($1, $2)",
                         {pg::text_param(c->gid), {INT4OID, std::to_string(c->nodeid)}}, false);
+        if (testing_fail_after_prepare)
+            throw PgError(sqlstate::internal_error, "rollup.testing_fail_after_prepare: failing after PREPARE");
     } else {
         for (conn::Connection *c : written) send_or_throw(*c, "COMMIT");
     }
@@ -115,7 +120,7 @@ void pre_commit() {
 // Never throws: the coordinator transaction is already decided.
 void post_commit() {
     for (conn::Connection *c : conn::all()) {
-        if (c->xact != conn::RemoteXact::Prepared) continue;
+        if (c->xact != conn::RemoteXact::Prepared || testing_skip_commit_prepared) continue;
         std::string sql = "COMMIT PREPARED '" + c->gid + "'";
         PGresult *res = PQexec(c->pg, sql.c_str());
         if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -270,6 +275,19 @@ void connection_lost(conn::Connection &c) {
         poisoned = true;
         poison_reason = "the connection to node " + c.address + " was closed during the transaction";
     }
+}
+
+void define_gucs() {
+    DefineCustomBoolVariable("rollup.testing_skip_commit_prepared",
+                             "Testing only: leave prepared transactions uncommitted on the nodes after commit.",
+                             "As if the coordinator crashed right after committing; recovery resolves them.",
+                             &testing_skip_commit_prepared, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL,
+                             NULL);
+    DefineCustomBoolVariable("rollup.testing_fail_after_prepare",
+                             "Testing only: fail a two-phase commit after every node prepared it.",
+                             "The error is raised in pre-commit, after the records are written.",
+                             &testing_fail_after_prepare, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL,
+                             NULL);
 }
 
 void register_callbacks() {
