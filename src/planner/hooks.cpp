@@ -1,5 +1,6 @@
 // Hook installation and the guard that keeps rows out of shell tables: a write that reaches a
 // distributed table's shell through any path we do not route is refused instead of stored.
+#include "commands/grant_propagate.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "planner/hooks.hpp"
 #include "planner/reads.hpp"
@@ -51,10 +52,16 @@ void ensure_no_shell_copy(PlannedStmt *pstmt) {
 void process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, ProcessUtilityContext context,
                      ParamListInfo params, QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc) {
     pg::guard([&] { ensure_no_shell_copy(pstmt); });
+    // GRANT / REVOKE on tables: the shards of every distributed table whose privileges changed follow.
+    Node *stmt = pstmt->utilityStmt;
+    const bool table_grant = IsA(stmt, GrantStmt) && castNode(GrantStmt, stmt)->objtype == OBJECT_TABLE &&
+                             pg::guard([] { return metadata::any_distributed(); });
+    List *acls_before = table_grant ? pg::guard([] { return commands::capture_distributed_acls(); }) : NIL;
     if (prev_process_utility)
         prev_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
     else
         standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+    if (table_grant) pg::guard([&] { commands::sync_changed_acls(acls_before); });
 }
 
 }  // namespace
