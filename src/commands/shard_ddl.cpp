@@ -73,6 +73,18 @@ ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum) {
         if (att->attnotnull) cols += " NOT NULL";
     }
 
+    // User triggers would never fire: rows go to the shards, never through this table.
+    if (rel->trigdesc) {
+        for (int i = 0; i < rel->trigdesc->numtriggers; i++) {
+            const Trigger &trig = rel->trigdesc->triggers[i];
+            if (trig.tgisinternal) continue;
+            throw PgError(sqlstate::feature_not_supported,
+                          "cannot distribute table \"" + def.relname + "\" with trigger \"" + trig.tgname + "\"",
+                          "Rows of a distributed table are stored in its shards: the trigger would never fire.",
+                          "Drop the trigger first.");
+        }
+    }
+
     // Constraints.
     std::vector<Oid> checks, keyed_cons;
     pg::call([&] {
