@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "metadata/metadata_cache.hpp"
+#include "pg/as_superuser.hpp"
 #include "pg/spi.hpp"
 #include "transaction/remote_transaction.hpp"
 
@@ -96,6 +97,7 @@ void pre_commit() {
         struct Pop {
             ~Pop() { PopActiveSnapshot(); }
         } pop;
+        pg::AsSuperuser metadata_writer;  // the records are the extension owner's, whoever writes
         pg::SpiSession spi;
         for (conn::Connection *c : written)
             spi.execute("INSERT INTO rollup.prepared_xact (gid, nodeid) VALUES ($1, $2)",
