@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <exception>
 #include <set>
 #include <string>
 #include <vector>
@@ -76,25 +77,44 @@ void pre_commit() {
     if (written.size() > 1 || (!written.empty() && local_written)) {
         TransactionId xid = pg::call([] { return GetTopTransactionId(); });
         std::string prefix = gid_prefix();
+        // Every PREPARE that was sent is waited for, even after another node failed: a node that did
+        // prepare must be known as prepared, so that the abort rolls it back at once instead of
+        // leaving it (and its row locks) to the next recovery. A connection that failed may have
+        // been discarded: it is not touched again.
+        std::exception_ptr failure;
+        auto remember = [&failure](std::exception_ptr e) {
+            if (!failure) failure = e;
+        };
+        std::vector<conn::Connection *> sent;
         for (conn::Connection *c : written) {
             c->gid = prefix + std::to_string(xid) + "_" + std::to_string(c->nodeid) + "_" +
                      std::to_string(c->slot);
-            send_or_throw(*c, "PREPARE TRANSACTION '" + c->gid + "'");
+            try {
+                send_or_throw(*c, "PREPARE TRANSACTION '" + c->gid + "'");
+                sent.push_back(c);
+            } catch (...) {
+                remember(std::current_exception());
+            }
         }
-        for (conn::Connection *c : written) {
+        for (conn::Connection *c : sent) {
+            std::string address = c->address;
             try {
                 finish_or_throw(*c);
+                c->xact = conn::RemoteXact::Prepared;
             } catch (PgError &e) {
-                c->gid.clear();
                 if (e.message().find("prepared transactions are disabled") != std::string::npos)
-                    throw PgError(e.code(), e.message(), e.detail(),
-                                  "Set max_prepared_transactions > 0 on node " + c->address +
-                                      ": transactions that write to several nodes use two-phase commit.",
-                                  e.context());
-                throw;
+                    remember(std::make_exception_ptr(PgError(
+                        e.code(), e.message(), e.detail(),
+                        "Set max_prepared_transactions > 0 on node " + address +
+                            ": transactions that write to several nodes use two-phase commit.",
+                        e.context())));
+                else
+                    remember(std::current_exception());
+            } catch (...) {
+                remember(std::current_exception());
             }
-            c->xact = conn::RemoteXact::Prepared;
         }
+        if (failure) std::rethrow_exception(failure);
         // Pre-commit runs outside any statement: give SPI a snapshot of its own.
         pg::call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
         struct Pop {
