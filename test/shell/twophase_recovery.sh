@@ -47,7 +47,7 @@ prepared_on() { qn "$1" "SELECT count(*) FROM pg_prepared_xacts"; }
 # rows_on <port> <condition>: rows of f's shards on one worker, read there directly.
 rows_on() {
     local sql
-    sql=$(q "SELECT string_agg('SELECT count(*) FROM ' || shard_name || ' WHERE $2', ' UNION ALL ')
+    sql=$(q "SELECT string_agg('SELECT count(*) FROM ' || shard_name || ' WHERE ' || \$w\$$2\$w\$, ' UNION ALL ')
              FROM rollup.shards WHERE table_name = 'f'::regclass AND port = $1")
     qn "$1" "SELECT sum(count) FROM ($sql) s"
 }
@@ -63,6 +63,7 @@ same_rows() {
 sess_n=0
 sess_open() {
     SESS_LOG=$CLUSTER_BASE/session_$((++sess_n)).log
+    SESS_SEEN=0
     local fifo=$CLUSTER_BASE/session_$sess_n.in
     mkfifo "$fifo"
     cluster_psql "$COORDINATOR_PORT" -v ON_ERROR_STOP=0 -At <"$fifo" >"$SESS_LOG" 2>&1 &
@@ -81,15 +82,16 @@ sess_run() {  # sess_run <sql>: returns once psql is done with it
     return 1
 }
 sess_close() {
+    # \q rather than end of input: servers started meanwhile inherited the FIFO's write end
+    printf '\\q\n' >&7
     exec 7>&-
     wait "$SESS_PID" || true
 }
-# What the session printed since the last call.
-SESS_SEEN=0
-sess_new_output() {
+# OUT := what the session printed since the last call (not in a subshell: it moves SESS_SEEN).
+sess_take() {
     local total
     total=$(wc -l <"$SESS_LOG")
-    tail -n +"$((SESS_SEEN + 1))" "$SESS_LOG" | grep -v '^__done_' || true
+    OUT=$(sed -n "$((SESS_SEEN + 1)),${total}p" "$SESS_LOG" | grep -v '^__done_' || true)
     SESS_SEEN=$total
 }
 
@@ -113,7 +115,8 @@ p1=$(prepared_on "$WORKER_1_PORT")
 p2=$(prepared_on "$WORKER_2_PORT")
 check "a: both workers keep a prepared transaction after the coordinator committed ($p1, $p2)" \
     "$([ "$p1" -ge 1 ] && [ "$p2" -ge 1 ]; echo $?)"
-expect "a: one record per prepared transaction" "$((p1 + p2))" "$(q "SELECT count(*) FROM rollup.prepared_xact")"
+gids=$(for port in "$WORKER_1_PORT" "$WORKER_2_PORT"; do qn "$port" "SELECT string_agg(quote_literal(gid), ',') FROM pg_prepared_xacts"; done | paste -sd,)
+expect "a: each prepared transaction has its record" "$((p1 + p2))" "$(q "SELECT count(*) FROM rollup.prepared_xact WHERE gid IN ($gids)")"
 expect "a: the rows are not visible while prepared" 0 "$(q "SELECT count(*) FROM f")"
 cluster_node_stop worker_2 immediate
 cluster_node_start worker_2
@@ -154,14 +157,15 @@ for victim in worker_2 worker_1; do
     first=$([ "$victim" = worker_2 ] && echo 201 || echo 401)
     sess_open
     sess_run "BEGIN; INSERT INTO f SELECT g, 'c' FROM generate_series($first, $((first + 99))) g; UPDATE f SET v = 'c2' WHERE k <= 10;"
-    sess_new_output >/dev/null
+    sess_take
     cluster_node_stop "$victim" immediate
     sess_run "COMMIT;"
     sess_run "\\echo sqlstate :LAST_ERROR_SQLSTATE"
-    out=$(sess_new_output)
+    sess_take
+    out=$OUT
     check "c/$victim: COMMIT fails with an error naming 127.0.0.1:$vport" \
         "$(grep -q "ERROR" <<<"$out" && grep -q "127.0.0.1:$vport" <<<"$out"; echo $?)"
-    grep -q "127.0.0.1:$vport" <<<"$out" || echo "$out"
+    echo "  the error: $(grep -m1 ERROR <<<"$out") / $(grep -m1 CONTEXT <<<"$out")"
     sess_close
     expect "c/$victim: nothing committed on the other worker" 0 \
         "$(rows_on "$oport" "k BETWEEN $first AND $((first + 99)) OR v = 'c2'")"
@@ -178,29 +182,35 @@ expect "c: a multi-node write commits again" t "$(same_rows)"
 # ---- d. a worker down for a plain read, in one session across the stop and the restart
 sess_open
 sess_run "SELECT count(*) FROM f;"
-expect "d: the session reads before the stop" 135 "$(sess_new_output)"
+sess_take
+expect "d: the session reads before the stop" 135 "$OUT"
 cluster_node_stop worker_2 immediate
 sess_run "SELECT count(*) FROM f;"
 sess_run "\\echo sqlstate :LAST_ERROR_SQLSTATE"
-out=$(sess_new_output)
+sess_take
+out=$OUT
 check "d: the read fails with an error naming 127.0.0.1:$WORKER_2_PORT" \
     "$(grep -q 'ERROR' <<<"$out" && grep -q "127.0.0.1:$WORKER_2_PORT" <<<"$out"; echo $?)"
 check "d: ... with a connection-class SQLSTATE (08xxx)" "$(grep -qE '^sqlstate 08' <<<"$out"; echo $?)"
-grep -qE "^sqlstate 08" <<<"$out" && grep -q "127.0.0.1:$WORKER_2_PORT" <<<"$out" || echo "$out"
+echo "  the error: $(grep -m1 ERROR <<<"$out") / $(grep -m1 CONTEXT <<<"$out") / $(grep -m1 sqlstate <<<"$out")"
 sess_run "SELECT count(*) FROM f;"
 sess_run "\\echo sqlstate :LAST_ERROR_SQLSTATE"
-out=$(sess_new_output)
+sess_take
+out=$OUT
 check "d: a second read while the worker is down fails the same way" \
     "$(grep -q "127.0.0.1:$WORKER_2_PORT" <<<"$out" && grep -qE '^sqlstate 08' <<<"$out"; echo $?)"
-grep -q "127.0.0.1:$WORKER_2_PORT" <<<"$out" || echo "$out"
+echo "  the error: $(grep -m1 ERROR <<<"$out") / $(grep -m1 sqlstate <<<"$out")"
 sess_run "SELECT 'usable';"
-expect "d: the session stays usable" usable "$(sess_new_output)"
+sess_take
+expect "d: the session stays usable" usable "$OUT"
 cluster_node_start worker_2
 sess_run "SELECT count(*) FROM f;"
-expect "d: after the restart the same session reads again" 135 "$(sess_new_output)"
+sess_take
+expect "d: after the restart the same session reads again" 135 "$OUT"
 sess_run "BEGIN; INSERT INTO f VALUES (700, 'd'), (701, 'd'), (702, 'd'), (703, 'd'); COMMIT;"
 q "INSERT INTO f_expected VALUES (700, 'd'), (701, 'd'), (702, 'd'), (703, 'd')"
-sess_new_output >/dev/null
+sess_take
+expect "d: the session's multi-node write committed" COMMIT "$(tail -n 1 <<<"$OUT")"
 sess_close
 expect "d: ... and writes to both workers" t "$(same_rows)"
 
