@@ -25,6 +25,7 @@ struct LocalShard {
     int nslots;     // slots made so far
     int nbuffered;  // rows in slots[0 .. nbuffered)
     Size bytes;
+    BulkInsertState bistate;  // made at the first multi-row flush (COPY, large INSERTs), as COPY does
 };
 
 }  // namespace
@@ -111,10 +112,12 @@ void flush_shard(LocalInsertState *st, LocalShard *s) {
     const int n = s->nbuffered;
     if (n == 0) return;
     EState *estate = st->estate;
-    if (n == 1)
+    if (n == 1 && !s->bistate) {
         table_tuple_insert(s->rel, s->slots[0], st->cid, 0, NULL);
-    else
-        table_multi_insert(s->rel, s->slots, n, st->cid, 0, NULL);
+    } else {
+        if (!s->bistate) s->bistate = GetBulkInsertState();
+        table_multi_insert(s->rel, s->slots, n, st->cid, 0, s->bistate);
+    }
     for (int i = 0; i < n; i++) {
         if (s->rri->ri_NumIndices > 0) {
             List *recheck = ExecInsertIndexTuples(s->rri, s->slots[i], estate, false, false, NULL, NIL);
@@ -162,6 +165,10 @@ void finish_state(LocalInsertState *st) {
         LocalShard *s = &st->shards[i];
         if (!s->opened) continue;
         if (!s->sql) {
+            if (s->bistate) {
+                FreeBulkInsertState(s->bistate);
+                s->bistate = NULL;
+            }
             ExecCloseIndices(s->rri);
             for (int k = 0; k < s->nslots; k++) ExecDropSingleTupleTableSlot(s->slots[k]);
         }
