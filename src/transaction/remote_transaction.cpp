@@ -327,12 +327,24 @@ void register_callbacks() {
 }
 
 int recover_prepared() {
+    // A record decides only when read with a snapshot taken after its transaction ended: an older
+    // snapshot misses the record of a transaction that committed meanwhile, and recovery would roll
+    // back a committed transaction's prepared parts. Each query below takes a fresh snapshot
+    // (READ COMMITTED, read_only = false); a transaction snapshot would keep the first one.
+    if (IsolationUsesXactSnapshot())
+        throw PgError(sqlstate::object_not_in_prerequisite_state,
+                      "rollup.recover_prepared_transactions() must run in a READ COMMITTED transaction",
+                      "", "Call it outside a REPEATABLE READ or SERIALIZABLE transaction.");
     std::string prefix = gid_prefix();
     int resolved = 0;
     pg::SpiSession spi;
     for (const metadata::NodeInfo &n : metadata::nodes()) {
+        // Records to forget if their prepared transaction is gone: read before the node's list, so
+        // that each of them was prepared before the list was taken (a record is written after its
+        // PREPARE); a record committed later may belong to a COMMIT PREPARED still on its way.
+        auto recs = spi.query("SELECT gid FROM rollup.prepared_xact WHERE nodeid = $1",
+                              {{INT4OID, std::to_string(n.nodeid)}}, false);
         conn::Connection &c = conn::acquire(n.nodeid, 999);  // a slot never used inside transactions
-        std::string like = prefix;
         PGresult *res = PQexec(c.pg, ("SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
                                       "AND starts_with(gid, '" + prefix + "')").c_str());
         if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) conn::throw_remote_error(c, res);
@@ -345,15 +357,13 @@ int recover_prepared() {
             unsigned long xid = std::stoul(gid.substr(prefix.size()));
             TransactionId txid = static_cast<TransactionId>(xid);
             if (pg::call([&] { return TransactionIdIsInProgress(txid); })) continue;
-            auto rows = spi.query("SELECT 1 FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(gid)});
+            auto rows = spi.query("SELECT 1 FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(gid)},
+                                  false);
             std::string sql = (rows.empty() ? "ROLLBACK PREPARED '" : "COMMIT PREPARED '") + gid + "'";
             conn::exec_control(c, sql);
             resolved++;
             present.erase(gid);
         }
-        // Forget records whose prepared transaction is gone from the node.
-        auto recs = spi.query("SELECT gid FROM rollup.prepared_xact WHERE nodeid = $1",
-                              {{INT4OID, std::to_string(n.nodeid)}}, false);
         for (auto &r : recs)
             if (r[0] && !present.count(*r[0]))
                 spi.execute("DELETE FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(*r[0])});
