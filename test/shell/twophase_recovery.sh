@@ -214,6 +214,22 @@ expect "d: the session's multi-node write committed" COMMIT "$(tail -n 1 <<<"$OU
 sess_close
 expect "d: ... and writes to both workers" t "$(same_rows)"
 
+# ---- f. recovery must judge a record with a snapshot taken after the transaction finished: a
+# recovery whose snapshot predates a commit must not roll that commit's prepared transactions back.
+# A REPEATABLE READ caller makes that window deterministic.
+sess_open
+sess_run "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM f_expected;"
+cluster_psql "$COORDINATOR_PORT" -q -c "SET rollup.testing_skip_commit_prepared = on" \
+    -c "INSERT INTO f SELECT g, 'f' FROM generate_series(901, 940) g"
+q "INSERT INTO f_expected SELECT g, 'f' FROM generate_series(901, 940) g"
+sess_run "SELECT rollup.recover_prepared_transactions(); COMMIT;"
+sess_take
+echo "  the older snapshot's recovery: $(grep -m1 ERROR <<<"$OUT" || echo 'no error')"
+sess_close
+q "SELECT rollup.recover_prepared_transactions()" >/dev/null
+expect "f: a committed transaction survives a recovery with an older snapshot" t "$(same_rows)"
+expect "f: nothing left prepared" 00 "$(prepared_on "$WORKER_1_PORT")$(prepared_on "$WORKER_2_PORT")"
+
 # ---- e. the scheduler resolves leftovers on its own
 cluster_psql "$COORDINATOR_PORT" -q -c "SET rollup.testing_skip_commit_prepared = on" \
     -c "INSERT INTO f SELECT g, 'e' FROM generate_series(801, 840) g"
