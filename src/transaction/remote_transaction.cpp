@@ -148,7 +148,10 @@ void post_commit() {
         if (c->xact != conn::RemoteXact::Prepared || testing_skip_commit_prepared) continue;
         std::string sql = "COMMIT PREPARED '" + c->gid + "'";
         PGresult *res = PQexec(c->pg, sql.c_str());
-        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+        // 42704: recovery, running at the same moment, already committed it: nothing to say.
+        const bool already_resolved = state && strcmp(state, "42704") == 0;
+        if ((!res || PQresultStatus(res) != PGRES_COMMAND_OK) && !already_resolved)
             ereport(WARNING, (errmsg("could not commit prepared transaction %s on node %s", c->gid.c_str(),
                                      c->address.c_str()),
                               errdetail("%s", PQerrorMessage(c->pg)),
@@ -360,7 +363,14 @@ int recover_prepared() {
             auto rows = spi.query("SELECT 1 FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(gid)},
                                   false);
             std::string sql = (rows.empty() ? "ROLLBACK PREPARED '" : "COMMIT PREPARED '") + gid + "'";
-            conn::exec_control(c, sql);
+            try {
+                conn::exec_control(c, sql);
+            } catch (const PgError &e) {
+                // The committing session, or another recovery, resolved it in the meantime.
+                if (e.code() != make_sqlstate("42704")) throw;
+                present.erase(gid);
+                continue;
+            }
             resolved++;
             present.erase(gid);
         }
