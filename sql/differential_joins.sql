@@ -4,7 +4,7 @@
 -- (not a subquery), so that it takes the plan it would take on its own: pushdown when the tables
 -- are co-located and joined on their distribution columns, the fallback otherwise. EXPLAIN shows
 -- which class a query took.
-SET rollup.next_shard_id = 420000;
+SET rollup.next_shard_id = 440000;
 CREATE SCHEMA dj;
 CREATE SCHEMA lj;
 

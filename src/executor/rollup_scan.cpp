@@ -461,7 +461,8 @@ void begin_pushdown(RollupScanState *st, EState *estate, int eflags) {
             return query_tree_mutator(q, reinterpret_cast<Node *(*)()>(replace_params_mutator), econtext, 0);
         });
     }
-    q = deparse::fold_for_execution(q, estate->es_param_list_info);
+    // EXPLAIN alone shows the statement as written (now() rather than its value), as the scan does.
+    if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY)) q = deparse::fold_for_execution(q, estate->es_param_list_info);
     std::vector<int> shards = select::prune_pushdown(q, rep);
     std::vector<const metadata::DistTable *> tables;
     ListCell *lc;

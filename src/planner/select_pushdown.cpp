@@ -248,7 +248,8 @@ RangeTblEntry *placeholder(List *tlist) {
         rte->coltypes = lappend_oid(rte->coltypes, type);
         rte->coltypmods = lappend_int(rte->coltypmods, typmod);
         rte->colcollations = lappend_oid(rte->colcollations, coll);
-        names = lappend(names, makeString(psprintf("c%d", k++)));
+        names = lappend(names, makeString(tle->resname ? pstrdup(tle->resname) : psprintf("c%d", k)));
+        k++;
     }
     rte->values_lists = list_make1(row);
     rte->eref = makeAlias("rollup_remote", names);
@@ -278,8 +279,8 @@ Pushdown build_query_shape(const Analysis &a, bool push_limit) {
     ListCell *lc;
     foreach (lc, inner->targetList) {
         TargetEntry *tle = lfirst_node(TargetEntry, lc);
+        if (tle->resjunk || !tle->resname) tle->resname = psprintf("junk%d", tle->resno);
         tle->resjunk = false;
-        if (!tle->resname) tle->resname = pstrdup("?column?");
     }
     if (junk || q->hasDistinctOn) {
         inner->distinctClause = NIL;
