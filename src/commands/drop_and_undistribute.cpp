@@ -26,6 +26,10 @@ void drop_shards(pg::SpiSession &spi, Oid relid, const std::string &schema, cons
     }
     spi.execute("DELETE FROM rollup.shard WHERE logicalrelid = $1::oid", {pg::oid_param(relid)}, false);
     spi.execute("DELETE FROM rollup.dist_table WHERE logicalrelid = $1::oid", {pg::oid_param(relid)}, false);
+    // A co-location group lives as long as one of its tables.
+    spi.execute("DELETE FROM rollup.colocation c WHERE NOT EXISTS "
+                "(SELECT 1 FROM rollup.dist_table d WHERE d.colocationid = c.colocationid)",
+                {}, false);
     metadata::broadcast_change();
     exec::execute_per_node(sql_by_node, true);
 }
