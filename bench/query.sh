@@ -83,7 +83,8 @@ median_ms() {
 # Memory: the sum of PSS (proportional set size: shared pages split among the processes mapping
 # them) of every server process of the cluster (postmasters, backends, node sessions, workers),
 # sampled every 20 ms while one query runs in a fresh session, minus the same sum at rest just
-# before. peak_mem_mb <setup sql> <query>: that peak growth in MB.
+# before. peak_mem_mb <setup sql> <query>: that peak growth in MB (the query runs 3 times in its
+# session, so that a short query is not missed between two samples).
 cluster_pids() {
     local n pm
     for n in "${CLUSTER_NODES[@]}"; do
@@ -105,7 +106,7 @@ peak_mem_mb() {
     sleep 1
     base=$(pss_kb)
     peak=$base
-    { echo "$setup"; echo "$q;"; } | psql_c -o /dev/null &
+    { echo "$setup"; echo "$q;"; echo "$q;"; echo "$q;"; } | psql_c -o /dev/null &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         cur=$(pss_kb)
