@@ -7,8 +7,10 @@
 #   - COPY of ROWS rows (default 1M) from a server-side file.
 # Targets, as ratios distributed/plain: COPY >= 0.8, 1000-row INSERT >= 0.5, single-row 1 client
 # >= 0.7, 8 clients >= 0.6.
-# Settings: WORKERS (default 0), DURATION (seconds per pgbench run, default 10), ROWS.
-# Report: bench/results/ingest-<workers>w.txt
+# Settings: WORKERS (default 0), DURATION (seconds per pgbench run, default 10), ROWS,
+# BENCH_CONF (extra postgresql.conf lines, e.g. "rollup.enable_local_execution = off" to measure the
+# loopback path), OUT (report file).
+# Report: bench/results/ingest-<workers>w.txt unless OUT says otherwise
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${WORKERS:-0}
@@ -18,8 +20,9 @@ source test/cluster.sh
 cluster_install
 ROLLUP_EXTRA_CONF="shared_buffers = 256MB
 max_wal_size = 4GB
-jit = off" cluster_start "$WORKERS"
-out=bench/results/ingest-${WORKERS}w.txt
+jit = off
+${BENCH_CONF:-}" cluster_start "$WORKERS"
+out=${OUT:-bench/results/ingest-${WORKERS}w.txt}
 tmp=$CLUSTER_BASE/bench
 mkdir -p "$tmp"
 chmod 777 "$tmp"
@@ -94,7 +97,7 @@ stored=$(psql_c -At -c "SELECT sum(row_count) FROM rollup.shard_stats('http_requ
 
 {
     echo "# ingest benchmark: distributed (32 shards, $WORKERS workers) vs plain table, same cluster, same run"
-    echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, pgbench -M prepared -T $DURATION"
+    echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, pgbench -M prepared -T $DURATION${BENCH_CONF:+, settings: $BENCH_CONF}"
     printf "%-32s %14s %14s %8s %8s\n" "workload" "plain" "distributed" "ratio" "target"
     printf "%-32s %14s %14s %8s %8s\n" "single-row INSERT, 1 client" "${R[single1_plain_request]} tps" "${R[single1_http_request]} tps" "$(ratio "${R[single1_http_request]}" "${R[single1_plain_request]}")" ">=0.7"
     printf "%-32s %14s %14s %8s %8s\n" "single-row INSERT, 8 clients" "${R[single8_plain_request]} tps" "${R[single8_http_request]} tps" "$(ratio "${R[single8_http_request]}" "${R[single8_plain_request]}")" ">=0.6"

@@ -107,6 +107,7 @@ SELECT create_distributed_table('generated', 'id');
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_temp.leftovers('generated');
 
+
 -- Uniqueness can only be enforced shard by shard: a primary key, unique constraint or unique index
 -- must include the distribution column (42P16).
 CREATE TABLE pk_elsewhere (id int, site_id int PRIMARY KEY);
@@ -243,6 +244,19 @@ SELECT pg_temp.leftovers('rolled_back');
 SELECT count(*) AS rows_still_local, rollup.is_distributed('rolled_back') FROM rolled_back;
 DROP TABLE rolled_back;
 \set SHOW_CONTEXT errors
+
+-- Triggers would never fire (rows go to the shards): refused before (0A000) and after distribution.
+CREATE TABLE with_trigger (id int, v text);
+CREATE FUNCTION pg_temp.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER noop BEFORE INSERT ON with_trigger FOR EACH ROW EXECUTE FUNCTION pg_temp.noop();
+SELECT create_distributed_table('with_trigger', 'id');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.leftovers('with_trigger');
+DROP TRIGGER noop ON with_trigger;
+SELECT create_distributed_table('with_trigger', 'id', shard_count => 2);
+CREATE TRIGGER noop BEFORE INSERT ON with_trigger FOR EACH ROW EXECUTE FUNCTION pg_temp.noop();
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE with_trigger;
 
 -- Nothing else was left behind: no prepared transaction waits on any node, so recovery has
 -- nothing to resolve, and it forgets the records of the two-phase commits that went through.

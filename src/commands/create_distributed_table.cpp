@@ -11,10 +11,12 @@
 
 #include "core/shard_ranges.hpp"
 
+#include "commands/grant_propagate.hpp"
 #include "commands/shard_ddl.hpp"
 #include "executor/remote_exec.hpp"
 #include "executor/shard_copy.hpp"
 #include "metadata/metadata_cache.hpp"
+#include "pg/as_superuser.hpp"
 #include "pg/spi.hpp"
 #include "planner/hooks.hpp"
 #include "transaction/remote_transaction.hpp"
@@ -167,6 +169,10 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
     ShellDefinition def = describe_shell(relid, attnum);
 
     pg::SpiSession spi;
+    // The metadata rows are written as the extension's owner (pg/as_superuser.hpp), until the
+    // shards are created on the nodes, which happens as the calling user.
+    std::optional<pg::AsSuperuser> metadata_writer;
+    metadata_writer.emplace();
     // Co-location group.
     int colocationid = 0;
     std::vector<int> placement_by_index;  // node for each shard index, from the group's first table
@@ -234,10 +240,16 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
                     false);
         spi.execute("INSERT INTO rollup.placement VALUES ($1, $2)",
                     {pg::int_param(shardid), {INT4OID, std::to_string(placement_by_index[i])}}, false);
-        ddl_by_node[placement_by_index[i]] += shard_create_sql(def, shardid);
+        std::string &ddl = ddl_by_node[placement_by_index[i]];
+        if (ddl.empty()) ddl = schema_create_sql(def);
+        ddl += shard_create_sql(def, shardid);
+        std::string shard_rel = metadata::shard_relname(def.relname, shardid);
+        std::string shard_q = pg::call([&] { return quote_qualified_identifier(def.schema.c_str(), shard_rel.c_str()); });
+        ddl_by_node[placement_by_index[i]] += shard_acl_sql(relid, shard_q);
     }
     pg::call([] { CommandCounterIncrement(); });
     metadata::broadcast_change();
+    metadata_writer.reset();
 
     // Create every shard: one round trip per node, all nodes at once.
     exec::execute_per_node(ddl_by_node, true);

@@ -5,6 +5,7 @@
 
 #include "executor/remote_exec.hpp"
 #include "metadata/metadata_cache.hpp"
+#include "pg/as_superuser.hpp"
 #include "pg/spi.hpp"
 #include "transaction/remote_transaction.hpp"
 
@@ -24,13 +25,14 @@ void drop_shards(pg::SpiSession &spi, Oid relid, const std::string &schema, cons
         std::string q = pg::call([&] { return quote_qualified_identifier(schema.c_str(), shard.c_str()); });
         sql_by_node[std::stoi(*r[1])] += "DROP TABLE IF EXISTS " + q + ";";
     }
+    std::optional<pg::AsSuperuser> metadata_writer;  // rollup.* rows are the extension owner's
+    metadata_writer.emplace();
     spi.execute("DELETE FROM rollup.shard WHERE logicalrelid = $1::oid", {pg::oid_param(relid)}, false);
+    // The table's co-location group stays, even when empty: deleting it would race with a
+    // concurrent create_distributed_table that just chose the group (its foreign key would fail).
     spi.execute("DELETE FROM rollup.dist_table WHERE logicalrelid = $1::oid", {pg::oid_param(relid)}, false);
-    // A co-location group lives as long as one of its tables.
-    spi.execute("DELETE FROM rollup.colocation c WHERE NOT EXISTS "
-                "(SELECT 1 FROM rollup.dist_table d WHERE d.colocationid = c.colocationid)",
-                {}, false);
     metadata::broadcast_change();
+    metadata_writer.reset();
     exec::execute_per_node(sql_by_node, true);
 }
 

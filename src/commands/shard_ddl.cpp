@@ -73,6 +73,18 @@ ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum) {
         if (att->attnotnull) cols += " NOT NULL";
     }
 
+    // User triggers would never fire: rows go to the shards, never through this table.
+    if (rel->trigdesc) {
+        for (int i = 0; i < rel->trigdesc->numtriggers; i++) {
+            const Trigger &trig = rel->trigdesc->triggers[i];
+            if (trig.tgisinternal) continue;
+            throw PgError(sqlstate::feature_not_supported,
+                          "cannot distribute table \"" + def.relname + "\" with trigger \"" + trig.tgname + "\"",
+                          "Rows of a distributed table are stored in its shards: the trigger would never fire.",
+                          "Drop the trigger first.");
+        }
+    }
+
     // Constraints.
     std::vector<Oid> checks, keyed_cons;
     pg::call([&] {
@@ -180,9 +192,7 @@ ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum) {
 std::string shard_create_sql(const ShellDefinition &def, int64_t shardid) {
     std::string shard = metadata::shard_relname(def.relname, shardid);
     std::string qualified = pg::call([&] { return quote_qualified_identifier(def.schema.c_str(), shard.c_str()); });
-    std::string schema_q = pg::call([&] { return quote_identifier(def.schema.c_str()); });
-    std::string sql = "CREATE SCHEMA IF NOT EXISTS " + schema_q + ";";
-    sql += std::string("CREATE ") + (def.unlogged ? "UNLOGGED " : "") + "TABLE " + qualified + " (" +
+    std::string sql = std::string("CREATE ") + (def.unlogged ? "UNLOGGED " : "") + "TABLE " + qualified + " (" +
            def.columns + ");";
     for (const auto &k : def.keyed) {
         std::string name = metadata::shard_relname(k.name, shardid);
@@ -194,6 +204,16 @@ std::string shard_create_sql(const ShellDefinition &def, int64_t shardid) {
                    qualified + " " + k.body + ";";
     }
     return sql;
+}
+
+std::string schema_create_sql(const ShellDefinition &def) {
+    // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema
+    // exists: only create it when it is missing, so that table owners without that privilege can
+    // distribute into a schema that is already there.
+    std::string lit = pg::call([&] { return quote_literal_cstr(def.schema.c_str()); });
+    std::string ident = pg::call([&] { return quote_identifier(def.schema.c_str()); });
+    return "DO $rollup$ BEGIN IF to_regnamespace(" + lit + ") IS NULL THEN CREATE SCHEMA " + ident +
+           "; END IF; END $rollup$;";
 }
 
 }  // namespace rollup::commands

@@ -28,4 +28,7 @@ ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum);
 // Statements (separated by ';') that create the shard `shardid` of that table.
 std::string shard_create_sql(const ShellDefinition &def, int64_t shardid);
 
+// Creates the table's schema on a node where it is missing (once per node, before the shards).
+std::string schema_create_sql(const ShellDefinition &def);
+
 }  // namespace rollup::commands

@@ -104,12 +104,42 @@ std::string sql_literal(const char *v) {
 
 ShardRouter::ShardRouter(const metadata::DistTable &table, TupleDesc desc, bool may_autocommit)
     : table_(table), desc_(desc), may_autocommit_(may_autocommit) {
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        if (!att->attisdropped && att->attnum == table.dist_attnum) dist_att_ = i;
+    }
+    if (dist_att_ < 0) throw PgError(sqlstate::internal_error, "distribution column missing from row");
+    cxt_ = pg::call([] {
+        return AllocSetContextCreate(CurrentMemoryContext, "rollup router", ALLOCSET_DEFAULT_SIZES);
+    });
+    row_cxt_ = pg::call([&] { return AllocSetContextCreate(cxt_, "rollup router row", ALLOCSET_DEFAULT_SIZES); });
+    std::map<int, int> stream_of_node;
+    shard_stream_.resize(table.shard_count);
+    for (int i = 0; i < table.shard_count; i++) {
+        int nodeid = table.shards[i].nodeid;
+        auto it = stream_of_node.find(nodeid);
+        if (it == stream_of_node.end()) {
+            it = stream_of_node.emplace(nodeid, static_cast<int>(streams_.size())).first;
+            NodeStream ns;
+            ns.nodeid = nodeid;
+            streams_.push_back(ns);
+            if (local_node_ < 0 && local_write_ok(nodeid)) local_node_ = nodeid;
+        }
+        shard_stream_[i] = it->second;
+        streams_[it->second].shards.push_back(i);
+    }
+}
+
+// What remote shipping and statements need (not made when every row is stored locally).
+void ShardRouter::ensure_columns() {
+    if (columns_ready_) return;
+    columns_ready_ = true;
+    TupleDesc desc = desc_;
     // Binary COPY sends values in the session's client encoding: only when that is the database's.
     binary_ = pg_get_client_encoding() == GetDatabaseEncoding();
     for (int i = 0; i < desc->natts; i++) {
         Form_pg_attribute att = TupleDescAttr(desc, i);
         if (att->attisdropped) continue;
-        if (att->attnum == table.dist_attnum) dist_att_ = i;
         Column col;
         col.att = i;
         Oid typid = att->atttypid;
@@ -139,25 +169,6 @@ ShardRouter::ShardRouter(const metadata::DistTable &table, TupleDesc desc, bool 
         if (!column_list_.empty()) column_list_ += ", ";
         column_list_ += pg::call([&] { return quote_identifier(NameStr(att->attname)); });
     }
-    if (dist_att_ < 0) throw PgError(sqlstate::internal_error, "distribution column missing from row");
-    cxt_ = pg::call([] {
-        return AllocSetContextCreate(CurrentMemoryContext, "rollup router", ALLOCSET_DEFAULT_SIZES);
-    });
-    row_cxt_ = pg::call([&] { return AllocSetContextCreate(cxt_, "rollup router row", ALLOCSET_DEFAULT_SIZES); });
-    std::map<int, int> stream_of_node;
-    shard_stream_.resize(table.shard_count);
-    for (int i = 0; i < table.shard_count; i++) {
-        int nodeid = table.shards[i].nodeid;
-        auto it = stream_of_node.find(nodeid);
-        if (it == stream_of_node.end()) {
-            it = stream_of_node.emplace(nodeid, static_cast<int>(streams_.size())).first;
-            NodeStream ns;
-            ns.nodeid = nodeid;
-            streams_.push_back(ns);
-        }
-        shard_stream_[i] = it->second;
-        streams_[it->second].shards.push_back(i);
-    }
 }
 
 ShardRouter::~ShardRouter() {
@@ -171,7 +182,19 @@ ShardRouter::~ShardRouter() {
             }
         }
     }
+    local_.reset();  // its memory is a child of cxt_
     if (cxt_) MemoryContextDelete(cxt_);
+}
+
+HeapTuple ShardRouter::keep_row(const Datum *values, const bool *nulls) {
+    MemoryContext cxt = cxt_;
+    TupleDesc desc = desc_;
+    return pg::call([&] {
+        MemoryContext old = MemoryContextSwitchTo(cxt);
+        HeapTuple t = heap_form_tuple(desc, const_cast<Datum *>(values), const_cast<bool *>(nulls));
+        MemoryContextSwitchTo(old);
+        return t;
+    });
 }
 
 void ShardRouter::add(const Datum *values, const bool *nulls) {
@@ -181,16 +204,21 @@ void ShardRouter::add(const Datum *values, const bool *nulls) {
                       "", "Every row of a distributed table needs a value in its distribution column.");
     int idx = metadata::shard_index_for_value(table_, values[dist_att_]);
     rows_added_++;
+    if (local_node_ >= 0 && table_.shards[idx].nodeid == local_node_) {
+        xact::note_local_write();
+        if (!statement_suffix) {
+            if (!local_) local_ = std::make_unique<LocalShardInserter>(table_, desc_, cxt_);
+            if (local_->direct(idx)) {
+                local_->add(idx, values, nulls);
+                return;
+            }
+        }
+        local_pending_.emplace_back(idx, keep_row(values, nulls));
+        return;
+    }
+    ensure_columns();
     if (!streaming_) {
-        MemoryContext cxt = cxt_;
-        TupleDesc desc = desc_;
-        HeapTuple tup = pg::call([&] {
-            MemoryContext old = MemoryContextSwitchTo(cxt);
-            HeapTuple t = heap_form_tuple(desc, const_cast<Datum *>(values), const_cast<bool *>(nulls));
-            MemoryContextSwitchTo(old);
-            return t;
-        });
-        pending_.emplace_back(idx, tup);
+        pending_.emplace_back(idx, keep_row(values, nulls));
         if (!statement_suffix && pending_.size() >= kStatementRows) switch_to_streaming();
         return;
     }
@@ -357,39 +385,56 @@ void ShardRouter::wait_copy(NodeStream &ns) {
 }
 
 uint64_t ShardRouter::finish() {
-    if (!streaming_) {
-        uint64_t n = finish_statements();
-        done_ = true;
-        return n;
+    uint64_t n = local_ ? local_->finish() : 0;
+    if (streaming_) {
+        for (int i = 0; i < table_.shard_count; i++) ship(i);
+        for (NodeStream &ns : streams_)
+            if (ns.in_flight) wait_copy(ns);
+        n += rows_stored_;
     }
-    for (int i = 0; i < table_.shard_count; i++) ship(i);
-    for (NodeStream &ns : streams_)
-        if (ns.in_flight) wait_copy(ns);
+    n += finish_statements();  // rows kept for statements: remote (statement mode) and local
     done_ = true;
-    return rows_stored_;
+    return n;
 }
 
 uint64_t ShardRouter::finish_statements() {
-    if (pending_.empty()) return 0;
+    if (pending_.empty() && local_pending_.empty()) return 0;
+    ensure_columns();
     // Rows of each shard, in arrival order.
     std::map<int, std::vector<HeapTuple>> by_shard;
     for (auto &p : pending_) by_shard[p.first].push_back(p.second);
+    for (auto &p : local_pending_) by_shard[p.first].push_back(p.second);
     std::map<int, std::string> sql_by_node;
+    std::vector<std::string> local_sql;  // one statement per task, each of at most kStatementRows rows
     conn::CanonicalOutputStyle style;
     const int natts = desc_->natts;
     Datum *values = static_cast<Datum *>(pg::call([&] { return palloc(sizeof(Datum) * natts); }));
     bool *nulls = static_cast<bool *>(pg::call([&] { return palloc(sizeof(bool) * natts); }));
     for (auto &kv : by_shard) {
         const metadata::ShardInfo &shard = table_.shards[kv.first];
-        std::string &sql = sql_by_node[shard.nodeid];
-        sql += "INSERT INTO " + shard.name + (statement_alias.empty() ? "" : " AS " + statement_alias) + " (" +
-               column_list_ + ") VALUES ";
-        bool first_row = true;
+        const bool local = shard.nodeid == local_node_;
+        const std::string head = "INSERT INTO " + shard.name +
+                                 (statement_alias.empty() ? "" : " AS " + statement_alias) + " (" + column_list_ +
+                                 ") VALUES ";
+        const std::string tail = statement_suffix ? " " + statement_suffix(kv.first) : "";
+        std::string *sqlp = nullptr;
+        size_t rows_in_statement = 0;
         for (HeapTuple tup : kv.second) {
+            if (!sqlp || (local && rows_in_statement == kStatementRows)) {
+                if (sqlp) *sqlp += tail;
+                if (local) {
+                    local_sql.emplace_back();
+                    sqlp = &local_sql.back();
+                } else {
+                    sqlp = &sql_by_node[shard.nodeid];
+                }
+                *sqlp += head;
+                rows_in_statement = 0;
+            }
+            std::string &sql = *sqlp;
             TupleDesc desc = desc_;
             pg::call([&] { heap_deform_tuple(tup, desc, values, nulls); });
-            sql += first_row ? "(" : ", (";
-            first_row = false;
+            sql += rows_in_statement++ == 0 ? "(" : ", (";
             for (size_t i = 0; i < columns_.size(); i++) {
                 if (i) sql += ", ";
                 int a = columns_[i].att;
@@ -405,18 +450,29 @@ uint64_t ShardRouter::finish_statements() {
             }
             sql += ")";
         }
-        if (statement_suffix) sql += " " + statement_suffix(kv.first);
-        sql += ";";
+        *sqlp += tail;
+        if (!local) *sqlp += ";";
     }
     pfree(values);
     pfree(nulls);
     std::vector<Task> tasks;
+    // A node may commit by itself only when it holds the whole write (no local rows either).
+    const bool autocommit = may_autocommit_ && sql_by_node.size() == 1 && !xact::wrote_locally();
     for (auto &kv : sql_by_node) {
         Task t;
         t.nodeid = kv.first;
         t.sql = std::move(kv.second);
         t.write = true;
-        t.autocommit = may_autocommit_ && sql_by_node.size() == 1;
+        t.autocommit = autocommit;
+        if (on_rows) t.on_rows = on_rows;
+        tasks.push_back(std::move(t));
+    }
+    for (std::string &sql : local_sql) {
+        Task t;
+        t.nodeid = local_node_;
+        t.sql = std::move(sql);
+        t.write = true;
+        t.local = true;
         if (on_rows) t.on_rows = on_rows;
         tasks.push_back(std::move(t));
     }

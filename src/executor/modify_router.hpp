@@ -12,14 +12,22 @@
 // (one COPY at a time per connection). Every COPY runs inside the node's remote transaction
 // (BEGIN is sent in the same round trip), committed with the coordinator's transaction.
 //
+// Shards on the coordinator itself are written in this backend when exec::local_write_ok() says so
+// (decided once per router): rows go straight into the shard relations through a
+// LocalShardInserter (see local_insert.hpp), or, for shards it cannot write directly and for ON
+// CONFLICT, become INSERT statements run here through SPI (one task per shard and 1000 rows). A
+// batch with local rows never autocommits on a node: the coordinator's commit decides.
+//
 // Must never: leave a connection in COPY state in the pool (the destructor discards it and marks
 // the transaction as unable to commit), or store a row whose distribution value is NULL.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "executor/local_insert.hpp"
 #include "metadata/metadata_cache.hpp"
 
 namespace rollup::exec {
@@ -52,6 +60,8 @@ public:
     struct NodeStream;
 
 private:
+    void ensure_columns();
+    HeapTuple keep_row(const Datum *values, const bool *nulls);
     void switch_to_streaming();
     void encode(int shard_index, const Datum *values, const bool *nulls);
     void after_append(int shard_index);
@@ -76,6 +86,10 @@ private:
     std::vector<NodeStream> streams_;
     uint64_t rows_added_ = 0;
     uint64_t rows_stored_ = 0;
+    bool columns_ready_ = false;
+    int local_node_ = -1;  // node whose shards are written in this backend (the coordinator), or -1
+    std::unique_ptr<LocalShardInserter> local_;
+    std::vector<std::pair<int, HeapTuple>> local_pending_;  // local rows that go through statements
 };
 
 // A value as an SQL literal ('...' or E'...').

@@ -15,6 +15,7 @@
 #include "metadata/metadata_cache.hpp"
 #include "planner/deparse.hpp"
 #include "planner/writes.hpp"
+#include "transaction/remote_transaction.hpp"
 
 namespace rollup::modify {
 
@@ -251,8 +252,20 @@ void run_pushdown(ModifyState *st) {
     const metadata::DistTable &t = metadata::get(st->relid);
     Query *q = deparse::fold_for_execution(st->query, estate->es_param_list_info);
     std::vector<int> shards = writes::shards_for_query(q, t);
+    // Shards on the coordinator run here (local execution), one statement per task; the others
+    // one round trip per node.
     std::map<int, std::string> sql_by_node;
-    for (int idx : shards) sql_by_node[t.shards[idx].nodeid] += deparse::query_for_shard(q, idx) + ";";
+    std::vector<std::pair<int, std::string>> local_sql;
+    std::map<int, bool> local_node;
+    for (int idx : shards) {
+        const int nodeid = t.shards[idx].nodeid;
+        auto it = local_node.find(nodeid);
+        if (it == local_node.end()) it = local_node.emplace(nodeid, exec::local_write_ok(nodeid)).first;
+        if (it->second)
+            local_sql.emplace_back(nodeid, deparse::query_for_shard(q, idx));
+        else
+            sql_by_node[nodeid] += deparse::query_for_shard(q, idx) + ";";
+    }
     const bool returning = st->css.ss.ps.plan->targetlist != NIL;
     std::optional<RemoteRows> remote;
     if (returning) {
@@ -263,14 +276,23 @@ void run_pushdown(ModifyState *st) {
         remote.emplace(scan, ex.store, atts, new_row_context(estate));
     }
     std::vector<exec::Task> tasks;
-    const bool autocommit =
-        st->autocommit_ok && sql_by_node.size() == 1 && writes::statement_is_whole_transaction();
+    const bool autocommit = st->autocommit_ok && local_sql.empty() && sql_by_node.size() == 1 &&
+                            writes::statement_is_whole_transaction() && !xact::wrote_locally();
     for (auto &kv : sql_by_node) {
         exec::Task task;
         task.nodeid = kv.first;
         task.sql = std::move(kv.second);
         task.write = true;
         task.autocommit = autocommit;
+        if (remote) task.on_rows = [&remote](PGresult *res) { remote->consume(res); };
+        tasks.push_back(std::move(task));
+    }
+    for (auto &kv : local_sql) {
+        exec::Task task;
+        task.nodeid = kv.first;
+        task.sql = std::move(kv.second);
+        task.write = true;
+        task.local = true;
         if (remote) task.on_rows = [&remote](PGresult *res) { remote->consume(res); };
         tasks.push_back(std::move(task));
     }

@@ -145,8 +145,10 @@ namespace {
 bool local_execution_guc = true;
 int local_max_pages_guc = 0;
 
-// Runs a read-only task here, through SPI, handing its rows over as a PGresult like a node would.
+// Runs a task here, through SPI, handing its rows over as a PGresult like a node would.
 void run_local(Task &t) {
+    const bool read_only = !t.write;
+    if (!read_only) xact::note_local_write();
     conn::CanonicalOutputStyle style;  // the same text forms a node session produces
     pg::SpiSession spi;
     const char *sql = t.sql.c_str();
@@ -167,11 +169,12 @@ void run_local(Task &t) {
         });
     }
     int rc = pg::call([&] {
-        return nargs == 0 ? SPI_execute(sql, true, 0)
+        return nargs == 0 ? SPI_execute(sql, read_only, 0)
                           : SPI_execute_with_args(sql, nargs, t.param_types.data(), values.data(), nulls.data(),
-                                                  true, 0);
+                                                  read_only, 0);
     });
-    if (rc != SPI_OK_SELECT || !SPI_tuptable) {
+    // SELECT, or INSERT / UPDATE / DELETE ... RETURNING.
+    if (rc < 0 || !SPI_tuptable) {
         t.rows_affected += static_cast<int64_t>(SPI_processed);
         return;
     }
@@ -205,9 +208,24 @@ void run_local(Task &t) {
 
 }  // namespace
 
+bool must_run_locally(int nodeid) { return xact::wrote_locally() && metadata::node(nodeid).is_coordinator; }
+
+bool local_write_ok(int nodeid) {
+    if (!metadata::node(nodeid).is_coordinator) return false;
+    if (xact::wrote_locally()) return true;
+    return local_execution_guc && !conn::node_written(nodeid);
+}
+
 bool local_read_ok(const metadata::DistTable &t, const std::vector<int> &shard_indexes) {
-    if (!local_execution_guc || shard_indexes.empty()) return false;
+    if (shard_indexes.empty()) return false;
     int nodeid = t.shards[shard_indexes.front()].nodeid;
+    if (must_run_locally(nodeid)) {
+        // Whatever the size: our uncommitted rows are visible here only.
+        for (int i : shard_indexes)
+            if (t.shards[i].nodeid != nodeid) return false;
+        return true;
+    }
+    if (!local_execution_guc) return false;
     if (!metadata::node(nodeid).is_coordinator || conn::node_written(nodeid)) return false;
     if (shard_indexes.size() == 1) return true;
     int64_t pages = 0;
@@ -231,8 +249,10 @@ bool local_read_ok(const metadata::DistTable &t, const std::vector<int> &shard_i
 
 void define_gucs() {
     DefineCustomBoolVariable("rollup.enable_local_execution",
-                             "Small reads of shards held by the coordinator run in the querying backend.",
-                             "They skip the round trip over a loopback connection.", &local_execution_guc, true,
+                             "Writes to shards held by the coordinator, and small reads of them, run in the "
+                             "querying backend.",
+                             "They skip the round trip over a loopback connection, and the local writes are "
+                             "part of the coordinator's own transaction.", &local_execution_guc, true,
                              PGC_USERSET, 0, NULL, NULL, NULL);
     DefineCustomIntVariable("rollup.local_execution_max_pages",
                             "Largest total size (in pages, by pg_class.relpages) of the coordinator's shards "
@@ -244,6 +264,11 @@ void define_gucs() {
 
 void execute(std::vector<Task> &all_tasks) {
     if (all_tasks.empty()) return;
+    // Once this transaction wrote the coordinator's shards in this backend, nothing may reach them
+    // through a connection: it would not see those rows, and would wait on our locks forever.
+    if (xact::wrote_locally())
+        for (Task &t : all_tasks)
+            if (!t.local && metadata::node(t.nodeid).is_coordinator) t.local = true;
     std::vector<Task *> local_tasks;
     std::vector<Task> remote_tasks_storage;
     bool any_local = false;

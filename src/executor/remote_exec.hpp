@@ -29,17 +29,28 @@ struct Task {
     // Called for each result that carries rows; must not PQclear it.
     std::function<void(PGresult *)> on_rows;
     int64_t rows_affected = 0;  // sum of PQcmdTuples over the task's statements
-    // Read-only task on shards held by the coordinator itself: run it in this backend (SPI), with no
-    // round trip. Set only where local_read_ok() said yes.
+    // Task on shards held by the coordinator itself: run it in this backend (SPI), with no round
+    // trip; read-only unless `write`. Set where local_read_ok() / local_write_ok() said yes; also
+    // forced by execute() for every task on the coordinator once the transaction wrote locally.
+    // Each statement in sql runs in turn; rows_affected and on_rows see the last one only, so
+    // callers that need them send one statement per task.
     bool local = false;
 };
 
 // Whether a read of these shards (indexes into t.shards) may run in this backend: they are all on
-// the coordinator, nothing was written to the coordinator's shards through a connection in this
-// transaction (such writes are not visible locally), and the read is small: one shard, or shards
-// whose total size is at most rollup.local_execution_max_pages (default 0: multi-shard reads stay
-// on parallel connections).
+// the coordinator, and either this transaction already wrote them locally (then the read MUST be
+// local, whatever its size: see xact::wrote_locally()), or nothing was written to the
+// coordinator's shards through a connection in this transaction (such writes are not visible
+// locally) and the read is small: one shard, or shards whose total size is at most
+// rollup.local_execution_max_pages (default 0: multi-shard reads stay on parallel connections).
 bool local_read_ok(const metadata::DistTable &t, const std::vector<int> &shard_indexes);
+// Whether a write to shards held by `nodeid` runs in this backend, in this transaction: the node
+// is the coordinator, and either the transaction already wrote locally (then it must), or
+// rollup.enable_local_execution is on and no connection wrote to the coordinator in this
+// transaction (a local write could not see that connection's uncommitted rows).
+bool local_write_ok(int nodeid);
+// Whether everything on `nodeid` must run in this backend (the transaction wrote locally).
+bool must_run_locally(int nodeid);
 void define_gucs();
 
 // Executes every task; throws the first remote error (with the node in its context) after

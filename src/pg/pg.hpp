@@ -29,6 +29,7 @@ extern "C" {
 #include "pgstat.h"
 #include "access/genam.h"
 #include "access/hash.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"

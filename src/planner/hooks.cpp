@@ -1,5 +1,6 @@
 // Hook installation and the guard that keeps rows out of shell tables: a write that reaches a
 // distributed table's shell through any path we do not route is refused instead of stored.
+#include "commands/grant_propagate.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "planner/hooks.hpp"
 #include "planner/reads.hpp"
@@ -48,13 +49,37 @@ void ensure_no_shell_copy(PlannedStmt *pstmt) {
                       "COPY into distributed table \"" + t->relname + "\" is not supported yet");
 }
 
+// Rows of a distributed table never pass through its shell: a trigger there would never fire.
+void ensure_no_trigger(PlannedStmt *pstmt) {
+    Node *stmt = pstmt->utilityStmt;
+    if (!IsA(stmt, CreateTrigStmt) || !metadata::any_distributed()) return;
+    CreateTrigStmt *trig = castNode(CreateTrigStmt, stmt);
+    if (!trig->relation) return;
+    Oid relid = pg::call([&] { return RangeVarGetRelid(trig->relation, NoLock, true); });
+    if (const metadata::DistTable *t = metadata::lookup(relid))
+        throw PgError(sqlstate::feature_not_supported,
+                      "cannot create trigger \"" + std::string(trig->trigname) + "\" on distributed table \"" +
+                          t->relname + "\"",
+                      "Rows of a distributed table are stored in its shards, never in the coordinator's table, "
+                      "so the trigger would never fire.");
+}
+
 void process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, ProcessUtilityContext context,
                      ParamListInfo params, QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc) {
-    pg::guard([&] { ensure_no_shell_copy(pstmt); });
+    pg::guard([&] {
+        ensure_no_shell_copy(pstmt);
+        ensure_no_trigger(pstmt);
+    });
+    // GRANT / REVOKE on tables: the shards of every distributed table whose privileges changed follow.
+    Node *stmt = pstmt->utilityStmt;
+    const bool table_grant = IsA(stmt, GrantStmt) && castNode(GrantStmt, stmt)->objtype == OBJECT_TABLE &&
+                             pg::guard([] { return metadata::any_distributed(); });
+    List *acls_before = table_grant ? pg::guard([] { return commands::capture_distributed_acls(); }) : NIL;
     if (prev_process_utility)
         prev_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
     else
         standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+    if (table_grant) pg::guard([&] { commands::sync_changed_acls(acls_before); });
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "metadata/metadata_cache.hpp"
+#include "pg/as_superuser.hpp"
 #include "pg/spi.hpp"
 #include "transaction/remote_transaction.hpp"
 
@@ -12,6 +13,7 @@ namespace rollup::xact {
 namespace {
 
 int force_depth = 0;
+bool local_written = false;  // see wrote_locally()
 bool poisoned = false;
 std::string poison_reason;
 
@@ -49,6 +51,7 @@ void reset_states() {
     }
     poisoned = false;
     poison_reason.clear();
+    local_written = false;
 }
 
 void pre_commit() {
@@ -66,7 +69,8 @@ void pre_commit() {
         (c->wrote ? written : readonly).push_back(c);
     }
     if (written.empty() && readonly.empty()) return;
-    if (written.size() > 1) {
+    // With local writes our own commit is the decision point: the nodes must be prepared first.
+    if (written.size() > 1 || (!written.empty() && local_written)) {
         TransactionId xid = pg::call([] { return GetTopTransactionId(); });
         std::string prefix = gid_prefix();
         for (conn::Connection *c : written) {
@@ -93,6 +97,7 @@ void pre_commit() {
         struct Pop {
             ~Pop() { PopActiveSnapshot(); }
         } pop;
+        pg::AsSuperuser metadata_writer;  // the records are the extension owner's, whoever writes
         pg::SpiSession spi;
         for (conn::Connection *c : written)
             spi.execute("INSERT INTO rollup.prepared_xact (gid, nodeid) VALUES ($1, $2)",
@@ -177,6 +182,10 @@ void xact_callback(XactEvent event, void *) {
         case XACT_EVENT_PARALLEL_COMMIT:
             post_commit();
             break;
+        case XACT_EVENT_PREPARE:
+            // PREPARE TRANSACTION of local-only work (remote work was refused at PRE_PREPARE).
+            local_written = false;
+            break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PARALLEL_ABORT:
             on_abort();
@@ -260,6 +269,8 @@ void subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransacti
 ForceRemoteTransactions::ForceRemoteTransactions() { force_depth++; }
 ForceRemoteTransactions::~ForceRemoteTransactions() { force_depth--; }
 bool force_remote_transactions() { return force_depth > 0; }
+void note_local_write() { local_written = true; }
+bool wrote_locally() { return local_written; }
 void note_begin(conn::Connection &c) {
     c.begun_subxact = GetCurrentSubTransactionId();
     c.savepoints.clear();

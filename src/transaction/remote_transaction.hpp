@@ -2,6 +2,9 @@
 //  - one node written: COMMIT it in pre-commit (an error there still aborts the coordinator);
 //  - several nodes written: PREPARE TRANSACTION on each, record the gids in rollup.prepared_xact in
 //    the coordinator's own transaction, COMMIT PREPARED after the coordinator committed;
+//  - local writes (the coordinator's own shards, written in this backend) plus any written node:
+//    two-phase commit as above, even for one node (COMMIT of a single node before our own commit
+//    would not be atomic with the local rows);
 //  - abort: ROLLBACK (or ROLLBACK PREPARED) everywhere.
 // Subtransactions (SAVEPOINT, PL/pgSQL exception blocks) are mirrored on every node that is inside
 // a remote transaction: SAVEPOINT at start, ROLLBACK TO SAVEPOINT when the subtransaction aborts.
@@ -27,6 +30,16 @@ void note_begin(conn::Connection &c);
 
 // A connection with a remote transaction was dropped: the coordinator transaction must not commit.
 void connection_lost(conn::Connection &c);
+
+// Local execution (src/executor/local_insert.hpp): this backend wrote to the coordinator's own
+// shards in the current transaction. Reset at commit and abort; kept after ROLLBACK TO SAVEPOINT
+// (conservative: it only means "keep the coordinator's shards local until the end"). While set,
+// every statement on the coordinator's shards must run in this backend (a loopback connection
+// cannot see the uncommitted rows, and would wait forever on the locks we hold), and pre-commit
+// uses two-phase commit for any written remote node, even a single one: the coordinator's own
+// commit is then the decision point.
+void note_local_write();
+bool wrote_locally();
 
 // Resolves orphaned prepared transactions on every node; returns how many it resolved.
 int recover_prepared();
