@@ -166,6 +166,16 @@ SELECT cid, dj.orders_of(cid),
        (SELECT count(*) FROM lj.customers c JOIN lj.orders o ON o.customer_id = c.customer_id WHERE c.customer_id = cid) AS local
   FROM unnest(ARRAY[49, 56, 299, 1000]) cid;
 
+-- Permissions are checked on the tables of the statement, which the rewritten plan keeps.
+CREATE ROLE dj_reader;
+GRANT USAGE ON SCHEMA dj TO dj_reader;
+SET ROLE dj_reader;
+SELECT count(*) FROM dj.customers c JOIN dj.orders o ON o.customer_id = c.customer_id;
+SELECT customer_id FROM dj.customers ORDER BY customer_id LIMIT 2;
+RESET ROLE;
+REVOKE ALL ON SCHEMA dj FROM dj_reader;
+DROP ROLE dj_reader;
+
 -- Plan classes.
 SET search_path = dj, public;
 EXPLAIN (COSTS OFF) SELECT c.name, o.order_id FROM customers c JOIN orders o ON o.customer_id = c.customer_id WHERE o.status = 'paid';
