@@ -62,9 +62,10 @@ CREATE TABLE lj.items AS SELECT * FROM dj.items;
 CREATE TABLE lj.accounts AS SELECT * FROM dj.accounts;
 CREATE TABLE lj.visits AS SELECT * FROM dj.visits;
 CREATE TABLE lj.regions AS SELECT * FROM dj.regions;
-SELECT create_distributed_table('dj.customers', 'customer_id');
-SELECT create_distributed_table('dj.orders', 'customer_id');
-SELECT create_distributed_table('dj.items', 'customer_id');
+SELECT create_distributed_table('dj.customers', 'customer_id', colocate_with => 'none');
+-- (explicitly co-located: with tests running alongside, 'default' may find another int group)
+SELECT create_distributed_table('dj.orders', 'customer_id', colocate_with => 'dj.customers');
+SELECT create_distributed_table('dj.items', 'customer_id', colocate_with => 'dj.customers');
 SELECT create_distributed_table('dj.accounts', 'account_id');
 SELECT create_distributed_table('dj.visits', 'customer_id', shard_count => 8);
 
