@@ -26,6 +26,7 @@ extern "C" void _PG_init(void) {
                             NULL, &commands::next_shard_id, 0, 0, INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
     conn::define_gucs();
     exec::define_gucs();
+    xact::define_gucs();
     hooks::init();
     scheduler::init();
     MarkGUCPrefixReserved("rollup");

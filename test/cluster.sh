@@ -355,7 +355,7 @@ _cluster_on_exit() {
     local status=$? pid
     trap - EXIT INT TERM HUP
     for pid in "${CLUSTER_CHILD_PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null
+        kill -TERM "$pid" 2>/dev/null || true  # may have ended already (set -e would skip the stop)
     done
     [ "$status" != 0 ] && cluster_report_failure
     cluster_stop

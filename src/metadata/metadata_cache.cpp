@@ -47,8 +47,13 @@ RawRows scan_table(Oid relid, int ncols, const int *text_cols, int ntext) {
     RawRows out{0, ncols, nullptr, nullptr};
     Relation rel = table_open(relid, AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
-    // A fresh MVCC snapshot: sees this transaction's own metadata changes up to the last CCI.
-    Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+    // A fresh MVCC snapshot: sees this transaction's own metadata changes up to the last CCI. For a
+    // table without a syscache, GetCatalogSnapshot() takes a new one at every call, like
+    // GetLatestSnapshot(), but without fixing the transaction snapshot: a load from a utility
+    // statement (BEGIN, SET TRANSACTION) must leave it unset, or a following
+    // "BEGIN ISOLATION LEVEL REPEATABLE READ" fails and a REPEATABLE READ transaction's snapshot
+    // would be taken before its first statement (e.g. before its LOCK TABLE).
+    Snapshot snap = RegisterSnapshot(GetCatalogSnapshot(relid));
     SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
     int cap = 64;
     out.values = static_cast<Datum *>(palloc(sizeof(Datum) * cap * ncols));

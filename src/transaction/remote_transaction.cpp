@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <exception>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +16,9 @@ namespace {
 int force_depth = 0;
 bool local_written = false;  // see wrote_locally()
 bool poisoned = false;
+// Testing only (fault tests, test/shell/twophase_recovery.sh): inject the failures a crash would cause.
+bool testing_skip_commit_prepared = false;  // post-commit leaves the prepared transactions alone
+bool testing_fail_after_prepare = false;    // pre-commit fails once every node is prepared and recorded
 std::string poison_reason;
 
 std::string gid_prefix() {
@@ -73,25 +77,44 @@ void pre_commit() {
     if (written.size() > 1 || (!written.empty() && local_written)) {
         TransactionId xid = pg::call([] { return GetTopTransactionId(); });
         std::string prefix = gid_prefix();
+        // Every PREPARE that was sent is waited for, even after another node failed: a node that did
+        // prepare must be known as prepared, so that the abort rolls it back at once instead of
+        // leaving it (and its row locks) to the next recovery. A connection that failed may have
+        // been discarded: it is not touched again.
+        std::exception_ptr failure;
+        auto remember = [&failure](std::exception_ptr e) {
+            if (!failure) failure = e;
+        };
+        std::vector<conn::Connection *> sent;
         for (conn::Connection *c : written) {
             c->gid = prefix + std::to_string(xid) + "_" + std::to_string(c->nodeid) + "_" +
                      std::to_string(c->slot);
-            send_or_throw(*c, "PREPARE TRANSACTION '" + c->gid + "'");
+            try {
+                send_or_throw(*c, "PREPARE TRANSACTION '" + c->gid + "'");
+                sent.push_back(c);
+            } catch (...) {
+                remember(std::current_exception());
+            }
         }
-        for (conn::Connection *c : written) {
+        for (conn::Connection *c : sent) {
+            std::string address = c->address;
             try {
                 finish_or_throw(*c);
+                c->xact = conn::RemoteXact::Prepared;
             } catch (PgError &e) {
-                c->gid.clear();
                 if (e.message().find("prepared transactions are disabled") != std::string::npos)
-                    throw PgError(e.code(), e.message(), e.detail(),
-                                  "Set max_prepared_transactions > 0 on node " + c->address +
-                                      ": transactions that write to several nodes use two-phase commit.",
-                                  e.context());
-                throw;
+                    remember(std::make_exception_ptr(PgError(
+                        e.code(), e.message(), e.detail(),
+                        "Set max_prepared_transactions > 0 on node " + address +
+                            ": transactions that write to several nodes use two-phase commit.",
+                        e.context())));
+                else
+                    remember(std::current_exception());
+            } catch (...) {
+                remember(std::current_exception());
             }
-            c->xact = conn::RemoteXact::Prepared;
         }
+        if (failure) std::rethrow_exception(failure);
         // Pre-commit runs outside any statement: give SPI a snapshot of its own.
         pg::call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
         struct Pop {
@@ -102,6 +125,8 @@ void pre_commit() {
         for (conn::Connection *c : written)
             spi.execute("INSERT INTO rollup.prepared_xact (gid, nodeid) VALUES ($1, $2)",
                         {pg::text_param(c->gid), {INT4OID, std::to_string(c->nodeid)}}, false);
+        if (testing_fail_after_prepare)
+            throw PgError(sqlstate::internal_error, "rollup.testing_fail_after_prepare: failing after PREPARE");
     } else {
         for (conn::Connection *c : written) send_or_throw(*c, "COMMIT");
     }
@@ -120,10 +145,13 @@ void pre_commit() {
 // Never throws: the coordinator transaction is already decided.
 void post_commit() {
     for (conn::Connection *c : conn::all()) {
-        if (c->xact != conn::RemoteXact::Prepared) continue;
+        if (c->xact != conn::RemoteXact::Prepared || testing_skip_commit_prepared) continue;
         std::string sql = "COMMIT PREPARED '" + c->gid + "'";
         PGresult *res = PQexec(c->pg, sql.c_str());
-        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+        // 42704: recovery, running at the same moment, already committed it: nothing to say.
+        const bool already_resolved = state && strcmp(state, "42704") == 0;
+        if ((!res || PQresultStatus(res) != PGRES_COMMAND_OK) && !already_resolved)
             ereport(WARNING, (errmsg("could not commit prepared transaction %s on node %s", c->gid.c_str(),
                                      c->address.c_str()),
                               errdetail("%s", PQerrorMessage(c->pg)),
@@ -283,18 +311,43 @@ void connection_lost(conn::Connection &c) {
     }
 }
 
+void define_gucs() {
+    DefineCustomBoolVariable("rollup.testing_skip_commit_prepared",
+                             "Testing only: leave prepared transactions uncommitted on the nodes after commit.",
+                             "As if the coordinator crashed right after committing; recovery resolves them.",
+                             &testing_skip_commit_prepared, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL,
+                             NULL);
+    DefineCustomBoolVariable("rollup.testing_fail_after_prepare",
+                             "Testing only: fail a two-phase commit after every node prepared it.",
+                             "The error is raised in pre-commit, after the records are written.",
+                             &testing_fail_after_prepare, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL,
+                             NULL);
+}
+
 void register_callbacks() {
     RegisterXactCallback(xact_callback, nullptr);
     RegisterSubXactCallback(subxact_callback, nullptr);
 }
 
 int recover_prepared() {
+    // A record decides only when read with a snapshot taken after its transaction ended: an older
+    // snapshot misses the record of a transaction that committed meanwhile, and recovery would roll
+    // back a committed transaction's prepared parts. Each query below takes a fresh snapshot
+    // (READ COMMITTED, read_only = false); a transaction snapshot would keep the first one.
+    if (IsolationUsesXactSnapshot())
+        throw PgError(sqlstate::object_not_in_prerequisite_state,
+                      "rollup.recover_prepared_transactions() must run in a READ COMMITTED transaction",
+                      "", "Call it outside a REPEATABLE READ or SERIALIZABLE transaction.");
     std::string prefix = gid_prefix();
     int resolved = 0;
     pg::SpiSession spi;
     for (const metadata::NodeInfo &n : metadata::nodes()) {
+        // Records to forget if their prepared transaction is gone: read before the node's list, so
+        // that each of them was prepared before the list was taken (a record is written after its
+        // PREPARE); a record committed later may belong to a COMMIT PREPARED still on its way.
+        auto recs = spi.query("SELECT gid FROM rollup.prepared_xact WHERE nodeid = $1",
+                              {{INT4OID, std::to_string(n.nodeid)}}, false);
         conn::Connection &c = conn::acquire(n.nodeid, 999);  // a slot never used inside transactions
-        std::string like = prefix;
         PGresult *res = PQexec(c.pg, ("SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
                                       "AND starts_with(gid, '" + prefix + "')").c_str());
         if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) conn::throw_remote_error(c, res);
@@ -307,15 +360,20 @@ int recover_prepared() {
             unsigned long xid = std::stoul(gid.substr(prefix.size()));
             TransactionId txid = static_cast<TransactionId>(xid);
             if (pg::call([&] { return TransactionIdIsInProgress(txid); })) continue;
-            auto rows = spi.query("SELECT 1 FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(gid)});
+            auto rows = spi.query("SELECT 1 FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(gid)},
+                                  false);
             std::string sql = (rows.empty() ? "ROLLBACK PREPARED '" : "COMMIT PREPARED '") + gid + "'";
-            conn::exec_control(c, sql);
+            try {
+                conn::exec_control(c, sql);
+            } catch (const PgError &e) {
+                // The committing session, or another recovery, resolved it in the meantime.
+                if (e.code() != make_sqlstate("42704")) throw;
+                present.erase(gid);
+                continue;
+            }
             resolved++;
             present.erase(gid);
         }
-        // Forget records whose prepared transaction is gone from the node.
-        auto recs = spi.query("SELECT gid FROM rollup.prepared_xact WHERE nodeid = $1",
-                              {{INT4OID, std::to_string(n.nodeid)}}, false);
         for (auto &r : recs)
             if (r[0] && !present.count(*r[0]))
                 spi.execute("DELETE FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(*r[0])});

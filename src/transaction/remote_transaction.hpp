@@ -18,6 +18,8 @@
 namespace rollup::xact {
 
 void register_callbacks();
+// rollup.testing_* settings (fault injection for the fault tests).
+void define_gucs();
 
 // Inside this scope, every statement sent to a node runs in a remote transaction block.
 struct ForceRemoteTransactions {
