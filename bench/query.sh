@@ -80,6 +80,43 @@ median_ms() {
         psql_c -o /dev/null 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
+# Memory: the sum of PSS (proportional set size: shared pages split among the processes mapping
+# them) of every server process of the cluster (postmasters, backends, node sessions, workers),
+# sampled every 20 ms while one query runs in a fresh session, minus the same sum at rest just
+# before. peak_mem_mb <setup sql> <query>: that peak growth in MB (the query runs 3 times in its
+# session, so that a short query is not missed between two samples).
+cluster_pids() {
+    local n pm
+    for n in "${CLUSTER_NODES[@]}"; do
+        pm=$(head -1 "${CLUSTER_DATADIR[$n]}/postmaster.pid" 2>/dev/null) || continue
+        echo "$pm"
+        pgrep -P "$pm" || true
+    done
+}
+pss_kb() {
+    local s=0 p v
+    for p in $(cluster_pids); do
+        v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+        s=$((s + ${v:-0}))
+    done
+    echo "$s"
+}
+peak_mem_mb() {
+    local setup=$1 q=$2 base peak cur pid
+    sleep 1
+    base=$(pss_kb)
+    peak=$base
+    { echo "$setup"; echo "$q;"; echo "$q;"; echo "$q;"; } | psql_c -o /dev/null &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        cur=$(pss_kb)
+        ((cur > peak)) && peak=$cur
+        sleep 0.02
+    done
+    wait "$pid"
+    echo $(((peak - base) / 1024))
+}
+
 {
     echo "rollup query benchmark: $ROWS raw rows, $WORKERS workers, 32 shards, $(nproc) cores, median of $REPEAT"
     echo "date: $(date -u +%FT%TZ)"
@@ -89,6 +126,9 @@ median_ms() {
     echo "dashboard, distributed:            $d ms"
     echo "dashboard, plain (no parallel):    $p0 ms  -> rollup is $(echo "$p0 / $d" | bc -l | cut -c1-5)x faster"
     echo "dashboard, plain (2 workers):      $p2 ms  -> rollup is $(echo "$p2 / $d" | bc -l | cut -c1-5)x faster"
+    md=$(peak_mem_mb "" "$(dashboard http_request)")
+    mp=$(peak_mem_mb "SET max_parallel_workers_per_gather = 2;" "$(dashboard plain_request)")
+    echo "memory during the dashboard query (peak growth of the PSS of all server processes): distributed +$md MB; plain (2 workers) +$mp MB; extra $((md - mp)) MB"
     r=$(median_ms "" "$(rollup_q http_request_1min)" 50)
     rp=$(median_ms "" "$(rollup_q plain_1min)" 50)
     echo "rollup table (320 rows), distributed: $r ms; plain: $rp ms (ratio $(echo "$r / $rp" | bc -l | cut -c1-5))"

@@ -195,7 +195,7 @@ void store_result(RollupScanState *st, PGresult *res) {
                 st->values[a] = read_col(st, res, r, c, &st->nulls[a]);
             }
             tuplestore_putvalues(st->store, st->out_desc, st->values, st->nulls);
-        } else if (mode == select::Mode::FullAgg) {
+        } else if (mode != select::Mode::PartialAgg) {  // FullAgg, Query, JoinScan: by position
             for (int c = 0; c < st->ncols; c++) st->values[c] = read_col(st, res, r, c, &st->nulls[c]);
             tuplestore_putvalues(st->store, st->out_desc, st->values, st->nulls);
         } else {
@@ -407,6 +407,103 @@ void set_column(ColumnIn &col, Oid type, int32 typmod) {
     col.typmod = typmod;
 }
 
+// The statement on one line for EXPLAIN (the deparser indents): runs of white space outside
+// quotes become one space.
+std::string one_line(const std::string &sql) {
+    std::string out;
+    char quote = 0;
+    bool space = false;
+    for (char c : sql) {
+        if (quote) {
+            out += c;
+            if (c == quote) quote = 0;
+            continue;
+        }
+        if (c == ' ' || c == '\n' || c == '\t') {
+            space = true;
+            continue;
+        }
+        if (space && !out.empty()) out += ' ';
+        space = false;
+        if (c == '\'' || c == '"') quote = c;
+        out += c;
+    }
+    return out;
+}
+
+// Query and JoinScan: the pushed-down statement, folded once, deparsed for each shard index that
+// survives pruning (co-located shards of one index live on one node), packed per node as above.
+// Constants stay literals (the statement text is the query's own, not a fixed shape).
+void begin_pushdown(RollupScanState *st, EState *estate, int eflags) {
+    ScanExec &ex = *st->exec;
+    const select::ScanSpec &spec = ex.spec;
+    const metadata::DistTable &rep = metadata::get(spec.relid);
+    MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+    struct Restore {
+        MemoryContext m;
+        ~Restore() { MemoryContextSwitchTo(m); }
+    } restore{old};
+
+    TupleDesc desc = st->css.ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+    st->out_desc = desc;
+    st->ncols = desc->natts;
+    st->cols = static_cast<ColumnIn *>(pg::call([&] { return palloc0(sizeof(ColumnIn) * (desc->natts + 1)); }));
+    for (int c = 0; c < desc->natts; c++)
+        set_column(st->cols[c], TupleDescAttr(desc, c)->atttypid, TupleDescAttr(desc, c)->atttypmod);
+    st->values = static_cast<Datum *>(pg::call([&] { return palloc0(sizeof(Datum) * (desc->natts + 1)); }));
+    st->nulls = static_cast<bool *>(pg::call([&] { return palloc0(sizeof(bool) * (desc->natts + 1)); }));
+
+    // Params through the executor first (PL/pgSQL variables included), then stable functions.
+    Query *q = spec.query;
+    if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY)) {
+        ExprContext *econtext = st->css.ss.ps.ps_ExprContext;
+        q = pg::call([&] {
+            return query_tree_mutator(q, reinterpret_cast<Node *(*)()>(replace_params_mutator), econtext, 0);
+        });
+    }
+    // EXPLAIN alone shows the statement as written (now() rather than its value), as the scan does.
+    if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY)) q = deparse::fold_for_execution(q, estate->es_param_list_info);
+    std::vector<int> shards = select::prune_pushdown(q, rep);
+    std::vector<const metadata::DistTable *> tables;
+    ListCell *lc;
+    foreach (lc, q->rtable) {
+        RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(lc));
+        if (rte->rtekind == RTE_RELATION) tables.push_back(&metadata::get(rte->relid));
+    }
+    conn::CanonicalOutputStyle style;
+    std::map<int, std::vector<int>> by_node;
+    for (int s : shards) by_node[rep.shards[s].nodeid].push_back(s);
+    ex.shard_count = static_cast<int>(shards.size());
+    std::map<int, std::string> sql_of;
+    for (int s : shards) sql_of[s] = deparse::query_for_shard(q, s);
+    if (!shards.empty()) {
+        ex.shard_sql = one_line(sql_of[shards.front()]);
+        ex.shard_node = rep.shards[shards.front()].nodeid;
+    }
+    for (auto &kv : by_node) {
+        bool local = true;
+        for (const metadata::DistTable *t : tables) local = local && exec::local_read_ok(*t, kv.second);
+        const int batches = local ? 1 : conn::max_connections_per_node();
+        for (const std::vector<int> &batch : core::batch_shards(kv.second, batches)) {
+            NodeQuery nq;
+            nq.nodeid = kv.first;
+            nq.shards = batch;
+            nq.local = local;
+            for (size_t b = 0; b < batch.size(); b++) {
+                if (batch.size() == 1) {
+                    nq.sql = sql_of[batch[b]];
+                } else {
+                    if (b) nq.sql += " UNION ALL ";
+                    nq.sql += "(" + sql_of[batch[b]] + ")";
+                }
+            }
+            ex.queries.push_back(std::move(nq));
+        }
+    }
+    st->store = pg::call([] { return tuplestore_begin_heap(false, false, work_mem); });
+    st->store_slot = pg::call([&] { return ExecInitExtraTupleSlot(estate, st->out_desc, &TTSOpsMinimalTuple); });
+}
+
 void begin(RollupScanState *st, EState *estate, int eflags) {
     CustomScan *cs = reinterpret_cast<CustomScan *>(st->css.ss.ps.plan);
     MemoryContext qcxt = estate->es_query_cxt;
@@ -420,6 +517,8 @@ void begin(RollupScanState *st, EState *estate, int eflags) {
     });
     ScanExec &ex = *st->exec;
     ex.spec = select::spec_from_list(cs->custom_private);
+    if (ex.spec.mode == select::Mode::Query || ex.spec.mode == select::Mode::JoinScan)
+        return begin_pushdown(st, estate, eflags);
     const select::ScanSpec &spec = ex.spec;
     const metadata::DistTable &t = metadata::get(spec.relid);
     bool explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
@@ -642,7 +741,8 @@ void fetch(RollupScanState *st) {
         exec::Task t;
         t.nodeid = q.nodeid;
         t.sql = q.sql;
-        t.single_row = ex.spec.mode == select::Mode::Scan;
+        t.single_row = ex.spec.mode == select::Mode::Scan || ex.spec.mode == select::Mode::JoinScan ||
+                       ex.spec.mode == select::Mode::Query;
         t.local = q.local;
         t.params = ex.params;
         t.param_types = ex.param_types;

@@ -121,6 +121,52 @@ Pruning prune_at_plan_time(const metadata::DistTable &t, List *clauses, Index rt
     return out;
 }
 
+namespace {
+
+// Conjuncts that filter the whole result: WHERE and inner joins' ON, not below an outer join.
+void top_conjuncts(Node *node, List **out) {
+    if (!node) return;
+    Node *quals = nullptr;
+    if (IsA(node, FromExpr)) {
+        FromExpr *f = reinterpret_cast<FromExpr *>(node);
+        ListCell *lc;
+        foreach (lc, f->fromlist) top_conjuncts(static_cast<Node *>(lfirst(lc)), out);
+        quals = f->quals;
+    } else if (IsA(node, JoinExpr) && reinterpret_cast<JoinExpr *>(node)->jointype == JOIN_INNER) {
+        JoinExpr *j = reinterpret_cast<JoinExpr *>(node);
+        top_conjuncts(j->larg, out);
+        top_conjuncts(j->rarg, out);
+        quals = j->quals;
+    }
+    if (quals) *out = pg::call([&] { return list_concat(*out, make_ands_implicit(reinterpret_cast<Expr *>(quals))); });
+}
+
+}  // namespace
+
+std::vector<int> prune_pushdown(const Query *q, const metadata::DistTable &rep) {
+    List *clauses = NIL;
+    top_conjuncts(reinterpret_cast<Node *>(q->jointree), &clauses);
+    std::set<int> current;
+    for (int i = 0; i < rep.shard_count; i++) current.insert(i);
+    int rti = 0;
+    ListCell *lc;
+    foreach (lc, q->rtable) {
+        rti++;
+        RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(lc));
+        if (rte->rtekind != RTE_RELATION) continue;
+        const metadata::DistTable *t = metadata::lookup(rte->relid);
+        if (!t) continue;
+        // Only constants prune here (the query was folded); Params left unfolded keep every shard.
+        Pruning p = prune_at_plan_time(*t, clauses, static_cast<Index>(rti));
+        if (p.all) continue;
+        std::set<int> both;
+        for (int s : p.shards)
+            if (current.count(s)) both.insert(s);
+        current = both;
+    }
+    return std::vector<int>(current.begin(), current.end());
+}
+
 std::vector<int> prune_at_execution(const metadata::DistTable &t, const ScanSpec &spec, ExprContext *econtext) {
     std::set<int> current;
     if (spec.all_shards) {

@@ -10,6 +10,9 @@
 //     distribution column or a single shard is read, partial aggregation otherwise. Its scan tuple
 //     holds the group expressions and the Aggrefs, so setrefs maps the final target list and HAVING
 //     onto it and PostgreSQL computes `sum(x) / count(*)` and friends exactly as it would.
+//  3. planner_hook: a whole query over co-located tables joined on their distribution columns (or
+//     one table with ORDER BY ... LIMIT) is rewritten over a placeholder relation whose path is a
+//     RollupScan running the query (or its joins) per shard index (select_pushdown.cpp).
 // It must never: touch queries without distributed tables (the cost is one cached check per base
 // relation), or plan the result relation of INSERT/UPDATE/DELETE (the writes planner's business).
 #include <string>
@@ -27,11 +30,17 @@ namespace rollup::reads {
 namespace {
 
 set_rel_pathlist_hook_type prev_rel_pathlist = nullptr;
+planner_hook_type prev_planner = nullptr;
+
+// Placeholders of pushed-down queries being planned (innermost last): List of List(Const rte
+// pointer, mode Integer, inner Query, Const relid). Plain PostgreSQL data, popped by PG_FINALLY.
+List *pending_pushdowns = NIL;
 create_upper_paths_hook_type prev_upper_paths = nullptr;
 
 // What the base-relation path knows, kept in CustomPath.custom_private (paths are never copied).
 enum { PP_KIND = 0, PP_PUSHED, PP_RTI };  // scan path: kind 0, pushed RestrictInfos, rti
 enum { UP_KIND = 0, UP_SPEC, UP_TLIST, UP_HAVING };  // agg path: kind 1, spec list, scan tlist, having
+enum { QP_KIND = 0, QP_SPEC };                      // pushdown path: kind 2, spec list
 
 Plan *plan_custom_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List *tlist, List *clauses,
                        List *custom_plans);
@@ -121,9 +130,84 @@ void add_scan_path(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry 
     pg::call([&] { add_path(rel, &cp->path); });
 }
 
+// The placeholder of a pushed-down query: its only path runs the query on the shards.
+void add_pushdown_path(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte) {
+    List *entry = nullptr;
+    ListCell *lc;
+    foreach (lc, pending_pushdowns) {
+        List *e = static_cast<List *>(lfirst(lc));
+        if (DatumGetPointer(linitial_node(Const, e)->constvalue) == reinterpret_cast<Pointer>(rte)) entry = e;
+    }
+    if (!entry) return;
+    select::ScanSpec spec;
+    spec.mode = static_cast<select::Mode>(intVal(lsecond(entry)));
+    spec.query = lthird_node(Query, entry);
+    spec.relid = DatumGetObjectId(lfourth_node(Const, entry)->constvalue);
+    const metadata::DistTable &t = metadata::get(spec.relid);
+    double rows = spec.mode == select::Mode::Query && spec.query->limitCount ? 100 : kRowsPerShard * t.shard_count * 0.1;
+    rel->rows = rows;
+    CustomPath *cp = pg::call([] { return makeNode(CustomPath); });
+    cp->path.pathtype = T_CustomScan;
+    cp->path.parent = rel;
+    cp->path.pathtarget = rel->reltarget;
+    cp->path.rows = rows;
+    cp->path.startup_cost = kStartupCost + t.shard_count;
+    cp->path.total_cost = cp->path.startup_cost + rows * (cpu_tuple_cost + kRowCost);
+    cp->methods = &path_methods;
+    List *spec_list = select::spec_to_list(spec);
+    cp->custom_private = pg::call([&] { return list_make2(makeInteger(2), spec_list); });
+    rel->pathlist = NIL;
+    rel->partial_pathlist = NIL;
+    rel->cheapest_parameterized_paths = NIL;
+    pg::call([&] { add_path(rel, &cp->path); });
+}
+
 void rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte) {
     if (prev_rel_pathlist) prev_rel_pathlist(root, rel, rti, rte);
+    if (rte->rtekind == RTE_VALUES) {
+        if (pending_pushdowns != NIL) pg::guard([&] { add_pushdown_path(root, rel, rti, rte); });
+        return;
+    }
     pg::guard([&] { add_scan_path(root, rel, rti, rte); });
+}
+
+PlannedStmt *call_prev_planner(Query *parse, const char *qs, int opts, ParamListInfo bp) {
+    return prev_planner ? prev_planner(parse, qs, opts, bp) : standard_planner(parse, qs, opts, bp);
+}
+
+List *pushdown_entry(Query *parse) {
+    if (!metadata::any_distributed() || parse->commandType != CMD_SELECT) return NIL;
+    select::Pushdown pd = select::plan_pushdown(parse);
+    if (!pd.outer) return NIL;
+    Oid relid = InvalidOid;
+    ListCell *lc;
+    foreach (lc, pd.inner->rtable) {
+        RangeTblEntry *r = static_cast<RangeTblEntry *>(lfirst(lc));
+        if (r->rtekind == RTE_RELATION) {
+            relid = r->relid;
+            break;
+        }
+    }
+    return pg::call([&] {
+        return list_make5(makeConst(INTERNALOID, -1, InvalidOid, sizeof(Pointer), PointerGetDatum(pd.rte), false, true),
+                          makeInteger(static_cast<int>(pd.mode)), pd.inner,
+                          makeConst(OIDOID, -1, InvalidOid, sizeof(Oid), ObjectIdGetDatum(relid), false, true),
+                          pd.outer);
+    });
+}
+
+PlannedStmt *reads_planner(Query *parse, const char *qs, int opts, ParamListInfo bp) {
+    if (parse->commandType != CMD_SELECT) return call_prev_planner(parse, qs, opts, bp);
+    List *entry = pg::guard([&] { return pushdown_entry(parse); });
+    if (entry == NIL) return call_prev_planner(parse, qs, opts, bp);
+    PlannedStmt *volatile result = nullptr;
+    pending_pushdowns = lappend(pending_pushdowns, entry);
+    PG_TRY();
+    { result = call_prev_planner(llast_node(Query, entry), qs, opts, bp); }
+    PG_FINALLY();
+    { pending_pushdowns = list_delete_last(pending_pushdowns); }
+    PG_END_TRY();
+    return result;
 }
 
 // ---- aggregation pushdown ----
@@ -346,11 +430,40 @@ Plan *plan_agg(CustomPath *best_path, List *tlist) {
     return &cs->scan.plan;
 }
 
+// The placeholder's columns come from the shards (scanrelid 0: there is no relation to open).
+Plan *plan_pushdown(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List *tlist, List *clauses) {
+    Index rti = rel->relid;
+    RangeTblEntry *rte = root->simple_rte_array[rti];
+    return pg::call([&] {
+        List *scan_tlist = NIL;
+        int k = 1;
+        ListCell *t1, *t2, *t3;
+        forthree (t1, rte->coltypes, t2, rte->coltypmods, t3, rte->colcollations) {
+            Var *v = makeVar(rti, static_cast<AttrNumber>(k), lfirst_oid(t1), lfirst_int(t2), lfirst_oid(t3), 0);
+            scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr *>(v), k, nullptr, false));
+            k++;
+        }
+        CustomScan *cs = makeNode(CustomScan);
+        cs->scan.scanrelid = 0;
+        cs->scan.plan.targetlist = tlist;
+        cs->scan.plan.qual = extract_actual_clauses(clauses, false);
+        cs->flags = best_path->flags;
+        cs->custom_plans = NIL;
+        cs->custom_exprs = NIL;
+        cs->custom_private = static_cast<List *>(list_nth(best_path->custom_private, QP_SPEC));
+        cs->custom_scan_tlist = scan_tlist;
+        cs->custom_relids = bms_make_singleton(static_cast<int>(rti));
+        cs->methods = scan::methods();
+        return &cs->scan.plan;
+    });
+}
+
 Plan *plan_custom_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List *tlist, List *clauses,
                        List *custom_plans) {
     return pg::guard([&]() -> Plan * {
-        if (intVal(linitial(best_path->custom_private)) == 0)
-            return plan_scan(root, rel, best_path, tlist, clauses);
+        int kind = intVal(linitial(best_path->custom_private));
+        if (kind == 0) return plan_scan(root, rel, best_path, tlist, clauses);
+        if (kind == 2) return plan_pushdown(root, rel, best_path, tlist, clauses);
         return plan_agg(best_path, tlist);
     });
 }
@@ -362,6 +475,8 @@ void init() {
     set_rel_pathlist_hook = rel_pathlist;
     prev_upper_paths = create_upper_paths_hook;
     create_upper_paths_hook = upper_paths;
+    prev_planner = planner_hook;
+    planner_hook = reads_planner;
     scan::init();
 }
 

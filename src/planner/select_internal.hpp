@@ -16,6 +16,8 @@ enum class Mode : int {
     Scan = 0,        // per-shard scan with filters and projections; PostgreSQL does the rest
     FullAgg = 1,     // every shard returns final groups (GROUP BY has the distribution column)
     PartialAgg = 2,  // shards return partial aggregates; the scan combines them per group
+    Query = 3,       // the whole query runs per shard index (select_pushdown.cpp); rows concatenated
+    JoinScan = 4,    // the joins run per shard index; the coordinator does the rest
 };
 
 const char *mode_name(Mode m);
@@ -33,6 +35,7 @@ struct ScanSpec {
     bool all_shards = true;   // else `shards`
     List *shards = NIL;       // IntList of shard indexes that survived plan-time pruning
     List *prune_exprs = NIL;  // List of List(Integer is_array, Expr value): pruned at execution
+    Query *query = nullptr;   // Query, JoinScan: the statement of every shard index (relid: a table of it)
 };
 
 List *spec_to_list(const ScanSpec &spec);
@@ -42,6 +45,24 @@ ScanSpec spec_from_list(List *l);
 // Vars of relation `rti` only, built-in non-volatile functions, operators, types and collations,
 // external Params (folded at execution), no sublinks. Aggrefs only when `allow_aggs`.
 bool is_shippable(Node *expr, Index rti, bool allow_aggs);
+
+// The same for expressions over any relation of a query whose relations all ship (pushdown).
+bool is_shippable_anywhere(Node *expr, bool allow_aggs);
+
+// Whole-query pushdown (select_pushdown.cpp): for a SELECT over co-located distributed tables
+// joined on their distribution columns (or one table with ORDER BY ... LIMIT), the coordinator's
+// query `outer`, whose relation `rte` (a placeholder) is to be read by a RollupScan that runs
+// `inner` on every shard index. outer == nullptr: not applicable.
+struct Pushdown {
+    Query *outer;
+    RangeTblEntry *rte;
+    Query *inner;
+    Mode mode;
+};
+Pushdown plan_pushdown(Query *q);
+// Shard indexes a (folded) pushed-down query must run on: top-level WHERE (and inner join)
+// conjuncts that pin a relation's distribution column prune for all, the shards being co-located.
+std::vector<int> prune_pushdown(const Query *q, const metadata::DistTable &rep);
 
 // How an Aggref is combined from per-shard results (Unsupported: not splittable).
 core::CombineKind combine_kind(const Aggref *agg);

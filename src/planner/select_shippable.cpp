@@ -65,7 +65,7 @@ bool ship_walker(Node *node, ShipContext *ctx) {
     switch (nodeTag(node)) {
         case T_Var: {
             Var *v = reinterpret_cast<Var *>(node);
-            return !(v->varno == static_cast<int>(ctx->rti) && v->varlevelsup == 0 && v->varattno > 0 &&
+            return !((ctx->rti == 0 || v->varno == static_cast<int>(ctx->rti)) && v->varlevelsup == 0 && v->varattno > 0 &&
                      builtin(v->vartype));
         }
         case T_Const:
@@ -147,6 +147,8 @@ const char *mode_name(Mode m) {
         case Mode::Scan: return "scan";
         case Mode::FullAgg: return "aggregate pushdown";
         case Mode::PartialAgg: return "partial aggregate";
+        case Mode::Query: return "query pushdown";
+        case Mode::JoinScan: return "join pushdown";
     }
     return "?";
 }
@@ -155,6 +157,8 @@ bool is_shippable(Node *expr, Index rti, bool allow_aggs) {
     ShipContext ctx{rti, allow_aggs, false};
     return !pg::call([&] { return ship_walker(expr, &ctx); });
 }
+
+bool is_shippable_anywhere(Node *expr, bool allow_aggs) { return is_shippable(expr, 0, allow_aggs); }
 
 core::CombineKind combine_kind(const Aggref *agg) {
     core::AggFacts f;
@@ -213,6 +217,7 @@ List *spec_to_list(const ScanSpec &s) {
         l = lappend(l, makeInteger(s.all_shards ? 1 : 0));
         l = lappend(l, s.shards);
         l = lappend(l, s.prune_exprs);
+        l = lappend(l, s.query);
         return l;
     });
 }
@@ -229,6 +234,7 @@ ScanSpec spec_from_list(List *l) {
     s.all_shards = intVal(list_nth(l, 7)) != 0;
     s.shards = static_cast<List *>(list_nth(l, 8));
     s.prune_exprs = static_cast<List *>(list_nth(l, 9));
+    s.query = static_cast<Query *>(list_nth(l, 10));
     return s;
 }
 
