@@ -1,6 +1,8 @@
 -- COPY FROM into a distributed table: rows routed by hash, defaults evaluated on the coordinator,
 -- text and csv, a malformed line fails everything with its line number; COPY TO reads the shards.
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SET rollup.next_shard_id TO 303000;
 CREATE FUNCTION pg_temp.shard_rows(tbl regclass, cols text, dist text)
 RETURNS TABLE (shardid bigint, rowtext text, right_shard boolean) LANGUAGE sql AS $$

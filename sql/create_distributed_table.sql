@@ -5,7 +5,9 @@
 -- Workers are reached with dblink to check the shards themselves, not only our metadata.
 -- pg_temp.worker(n) is the connection string of worker_<n>; nodes are shown by name (ports change
 -- from run to run).
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 CREATE FUNCTION pg_temp.worker(n int) RETURNS text LANGUAGE sql STABLE AS $$
     SELECT format('host=127.0.0.1 port=%s dbname=%s user=postgres',
                   current_setting('regress.worker_' || n || '_port'), current_database())

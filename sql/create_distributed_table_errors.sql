@@ -5,7 +5,9 @@
 --
 -- pg_temp.leftovers(name) says what exists for a table name: its metadata rows on the coordinator,
 -- the tables named <name>_<number> on each worker, and prepared transactions left on the workers.
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 CREATE FUNCTION pg_temp.worker(n int) RETURNS text LANGUAGE sql STABLE AS $$
     SELECT format('host=127.0.0.1 port=%s dbname=%s user=postgres',
                   current_setting('regress.worker_' || n || '_port'), current_database())

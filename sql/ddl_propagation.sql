@@ -1,6 +1,8 @@
 -- DDL on a distributed table reaches every shard: TRUNCATE, ADD/DROP COLUMN, SET/DROP NOT NULL,
 -- SET DEFAULT, RENAME COLUMN, CREATE/DROP INDEX. Other DDL is refused, naming what is not supported.
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SET rollup.next_shard_id TO 304000;
 -- One line per shard: the shard's columns (name:type:notnull) and indexes, read on its node.
 CREATE FUNCTION pg_temp.shard_ddl(tbl regclass)

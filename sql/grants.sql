@@ -1,7 +1,9 @@
 -- Privileges of a distributed table reach its shards: node sessions run as the querying user, so a
 -- GRANT on the table must also be a GRANT on every shard. Roles and schemas themselves are not
 -- created on the workers by rollup: here the test creates them on every node.
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 CREATE FUNCTION pg_temp.on_workers(sql text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     FOR n IN 1..2 LOOP

@@ -1,7 +1,9 @@
 -- Transactions over distributed writes: BEGIN ... COMMIT/ROLLBACK behave as on one server, a
 -- transaction that wrote to several nodes commits with two-phase commit (and leaves no prepared
 -- transaction behind), savepoints roll back remote work too.
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SET rollup.next_shard_id TO 306000;
 CREATE FUNCTION pg_temp.shard_rows(tbl regclass, cols text, dist text)
 RETURNS TABLE (shardid bigint, rowtext text, right_shard boolean) LANGUAGE sql AS $$

@@ -2,7 +2,9 @@
 -- undistribute_table brings the rows of a distributed table back into the coordinator's table and
 -- drops the shards; DROP TABLE of a distributed table drops its shards on every node.
 --
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 CREATE FUNCTION pg_temp.worker(n int) RETURNS text LANGUAGE sql STABLE AS $$
     SELECT format('host=127.0.0.1 port=%s dbname=%s user=postgres',
                   current_setting('regress.worker_' || n || '_port'), current_database())

@@ -2,7 +2,9 @@
 -- and volatile functions evaluated once per row on the coordinator, RETURNING, ON CONFLICT.
 -- Every check compares what the shards hold (read through dblink on the nodes) with a local twin
 -- table that received the same statements.
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SET rollup.next_shard_id TO 301000;
 -- Rows of every shard of `tbl` as text, and whether each row sits in the shard its hash names.
 CREATE FUNCTION pg_temp.shard_rows(tbl regclass, cols text, dist text)

@@ -1,7 +1,9 @@
 -- INSERT ... SELECT: between co-located distributed tables, grouped or filtered by the
 -- distribution column, it runs per shard pair (the tutorial's rollup_http_request()); local ->
 -- distributed goes through the coordinator. Checked against local twins.
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SET rollup.next_shard_id TO 305000;
 CREATE FUNCTION pg_temp.shard_rows(tbl regclass, cols text, dist text)
 RETURNS TABLE (shardid bigint, rowtext text, right_shard boolean) LANGUAGE sql AS $$

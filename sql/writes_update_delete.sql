@@ -1,6 +1,8 @@
 -- UPDATE and DELETE on a distributed table: pushed down to the one shard the WHERE pins, or to
 -- every shard in parallel; counts and RETURNING come from the shards. Checked against a local twin.
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SET rollup.next_shard_id TO 302000;
 CREATE FUNCTION pg_temp.shard_rows(tbl regclass, cols text, dist text)
 RETURNS TABLE (shardid bigint, rowtext text, right_shard boolean) LANGUAGE sql AS $$

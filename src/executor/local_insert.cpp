@@ -11,8 +11,8 @@ namespace rollup::exec {
 namespace {
 
 // A shard's buffer is stored when it holds this many rows or bytes (COPY's own limits).
-constexpr int kMaxBufferedRows = 1000;
-constexpr Size kMaxBufferedBytes = 65535;
+constexpr int kMaxBufferedRows = 128;
+constexpr Size kMaxBufferedBytes = 16384;
 
 struct LocalShard {
     bool opened;
