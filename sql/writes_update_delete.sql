@@ -4,30 +4,7 @@ SET client_min_messages TO warning;  -- dblink may exist already (other tests)
 CREATE EXTENSION IF NOT EXISTS dblink;
 RESET client_min_messages;
 SET rollup.next_shard_id TO 302000;
-CREATE FUNCTION pg_temp.shard_rows(tbl regclass, cols text, dist text)
-RETURNS TABLE (shardid bigint, rowtext text, right_shard boolean) LANGUAGE sql AS $$
-  SELECT s.shardid, r.rowtext, rollup.shard_for_value(tbl, r.distval) = s.shardid
-    FROM rollup.shards s,
-         LATERAL dblink(format('host=%s port=%s dbname=%s options=''-c datestyle=%s -c timezone=%s''',
-                               s.host, s.port, current_database(),
-                               replace(current_setting('datestyle'), ' ', ''), current_setting('timezone')),
-                        format('SELECT (%s)::text, (%s)::text FROM %s', cols, dist, s.shard_name))
-           AS r(rowtext text, distval text)
-   WHERE s.table_name = tbl
-$$;
-CREATE FUNCTION pg_temp.diff(tbl regclass, twin regclass, cols text, dist text)
-RETURNS TABLE (side text, rowtext text) LANGUAGE plpgsql AS $$
-BEGIN
-  RETURN QUERY EXECUTE format(
-    '(SELECT ''only on shards'', rowtext FROM pg_temp.shard_rows(%L, %L, %L)
-      EXCEPT ALL SELECT ''only on shards'', (%s)::text FROM %s)
-     UNION ALL
-     (SELECT ''only in twin'', (%s)::text FROM %s
-      EXCEPT ALL SELECT ''only in twin'', rowtext FROM pg_temp.shard_rows(%L, %L, %L))
-     UNION ALL
-     SELECT ''wrong shard'', rowtext FROM pg_temp.shard_rows(%L, %L, %L) WHERE NOT right_shard',
-    tbl, cols, dist, cols, twin, cols, twin, tbl, cols, dist, tbl, cols, dist);
-END $$;
+\i sql/helpers/shard_check.sql
 
 CREATE TABLE accounts (id bigint, owner text, balance numeric, touched timestamptz);
 SELECT create_distributed_table('accounts', 'id', 6);
