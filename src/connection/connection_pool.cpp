@@ -233,18 +233,50 @@ PGresult *get_result(Connection &c) {
     });
 }
 
-void exec_control(Connection &c, const std::string &sql) {
-    PQsetnonblocking(c.pg, 1);
-    if (!PQsendQuery(c.pg, sql.c_str())) throw_remote_error(c, nullptr);
+uint64_t finish_command(Connection &c, bool mark_failed) {
+    uint64_t rows = 0;
     PGresult *err = nullptr;
     while (PGresult *res = get_result(c)) {
         ExecStatusType st = PQresultStatus(res);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !err)
-            err = res;
-        else
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            const char *n = PQcmdTuples(res);
+            if (n && *n) rows += std::stoull(n);
             PQclear(res);
+        } else if (!err) {
+            err = res;
+        } else {
+            PQclear(res);
+        }
     }
-    if (err) throw_remote_error(c, err);
+    if (err) {
+        if (mark_failed) c.xact = RemoteXact::Failed;
+        throw_remote_error(c, err);
+    }
+    return rows;
+}
+
+void put_copy_data(Connection &c, const char *data, size_t len) {
+    int r;
+    while ((r = PQputCopyData(c.pg, data, static_cast<int>(len))) == 0) flush(c);
+    if (r < 0) {
+        c.xact = RemoteXact::Failed;
+        throw_remote_error(c, nullptr);
+    }
+}
+
+void end_copy(Connection &c) {
+    int r;
+    while ((r = PQputCopyEnd(c.pg, nullptr)) == 0) flush(c);
+    if (r < 0) {
+        c.xact = RemoteXact::Failed;
+        throw_remote_error(c, nullptr);
+    }
+}
+
+void exec_control(Connection &c, const std::string &sql) {
+    PQsetnonblocking(c.pg, 1);
+    if (!PQsendQuery(c.pg, sql.c_str())) throw_remote_error(c, nullptr);
+    finish_command(c, false);
 }
 
 int max_connections_per_node() { return max_per_node_guc; }

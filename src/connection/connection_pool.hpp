@@ -57,6 +57,14 @@ void close_all();
 // Sends a query and checks its result (for control commands). Waits on the latch too, so that
 // cancel and statement_timeout interrupt it; an interrupted connection is dropped.
 void exec_control(Connection &c, const std::string &sql);
+// Reads every result of the query running on c (interruptibly) and returns the rows its commands
+// reported (PQcmdTuples). The first error result is thrown once all are read; with mark_failed, a
+// remote transaction block on c is marked failed first.
+uint64_t finish_command(Connection &c, bool mark_failed);
+// COPY ... FROM STDIN data and end, flushing when libpq's buffer is full; on failure the remote
+// transaction is marked failed and the error thrown.
+void put_copy_data(Connection &c, const char *data, size_t len);
+void end_copy(Connection &c);
 // The next result of the running query (nullptr when done), waiting interruptibly.
 PGresult *get_result(Connection &c);
 // Flushes what libpq has buffered for the node, waiting interruptibly.

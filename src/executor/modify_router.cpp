@@ -338,24 +338,11 @@ void ShardRouter::ship(int idx) {
         c.xact = conn::RemoteXact::Failed;
         conn::throw_remote_error(c, res);
     }
-    auto put = [&](const char *data, int len) {
-        int r;
-        while ((r = PQputCopyData(c.pg, data, len)) == 0) conn::flush(c);
-        if (r < 0) {
-            c.xact = conn::RemoteXact::Failed;
-            conn::throw_remote_error(c, nullptr);
-        }
-    };
     static const char trailer[2] = {'\xff', '\xff'};
-    if (binary_) put(kBinaryHeader, kBinaryHeaderLen);
-    put(buf->data, buf->len);
-    if (binary_) put(trailer, 2);
-    int r;
-    while ((r = PQputCopyEnd(c.pg, nullptr)) == 0) conn::flush(c);
-    if (r < 0) {
-        c.xact = conn::RemoteXact::Failed;
-        conn::throw_remote_error(c, nullptr);
-    }
+    if (binary_) conn::put_copy_data(c, kBinaryHeader, kBinaryHeaderLen);
+    conn::put_copy_data(c, buf->data, buf->len);
+    if (binary_) conn::put_copy_data(c, trailer, 2);
+    conn::end_copy(c);
     conn::flush(c);
     ns.in_flight = true;
     ns.buffered -= buf->len;
@@ -364,24 +351,13 @@ void ShardRouter::ship(int idx) {
 }
 
 void ShardRouter::wait_copy(NodeStream &ns) {
-    conn::Connection &c = *ns.c;
-    PGresult *err = nullptr;
-    while (PGresult *res = conn::get_result(c)) {
-        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-            const char *n = PQcmdTuples(res);
-            if (n && *n) rows_stored_ += std::stoull(n);
-            PQclear(res);
-        } else if (!err) {
-            err = res;
-        } else {
-            PQclear(res);
-        }
+    try {
+        rows_stored_ += conn::finish_command(*ns.c, true);
+    } catch (...) {
+        ns.in_flight = false;  // every result was read (or the connection is gone already)
+        throw;
     }
     ns.in_flight = false;
-    if (err) {
-        c.xact = conn::RemoteXact::Failed;
-        conn::throw_remote_error(c, err);
-    }
 }
 
 uint64_t ShardRouter::finish() {

@@ -109,41 +109,9 @@ void ShardCopySink::flush(int idx) {
         conn::throw_remote_error(c, res);
     }
     PQclear(res);
-    // Non-blocking: PQputCopyData returns 0 when libpq's buffer is full; flush and retry.
-    for (;;) {
-        int rc = PQputCopyData(c.pg, buf.data(), static_cast<int>(buf.size()));
-        if (rc == 1) break;
-        if (rc < 0) {
-            c.xact = conn::RemoteXact::Failed;
-            conn::throw_remote_error(c, nullptr);
-        }
-        conn::flush(c);
-    }
-    for (;;) {
-        int rc = PQputCopyEnd(c.pg, nullptr);
-        if (rc == 1) break;
-        if (rc < 0) {
-            c.xact = conn::RemoteXact::Failed;
-            conn::throw_remote_error(c, nullptr);
-        }
-        conn::flush(c);
-    }
-    PGresult *err = nullptr;
-    while ((res = conn::get_result(c)) != nullptr) {
-        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-            const char *n = PQcmdTuples(res);
-            if (n && *n) rows_stored_ += std::stoull(n);
-            PQclear(res);
-        } else if (!err) {
-            err = res;
-        } else {
-            PQclear(res);
-        }
-    }
-    if (err) {
-        c.xact = conn::RemoteXact::Failed;
-        conn::throw_remote_error(c, err);
-    }
+    conn::put_copy_data(c, buf.data(), buf.size());
+    conn::end_copy(c);
+    rows_stored_ += conn::finish_command(c, true);
     buf.clear();
     pg::call([] { CHECK_FOR_INTERRUPTS(); });
 }

@@ -32,17 +32,7 @@ void send_or_throw(conn::Connection &c, const std::string &sql) {
 }
 
 // Collects every result of the last query; throws the first error.
-void finish_or_throw(conn::Connection &c) {
-    PGresult *err = nullptr;
-    while (PGresult *res = conn::get_result(c)) {
-        ExecStatusType st = PQresultStatus(res);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !err)
-            err = res;
-        else
-            PQclear(res);
-    }
-    if (err) conn::throw_remote_error(c, err);
-}
+void finish_or_throw(conn::Connection &c) { conn::finish_command(c, false); }
 
 void reset_states() {
     for (conn::Connection *c : conn::all()) {
