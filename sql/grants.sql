@@ -21,6 +21,18 @@ GRANT USAGE ON SCHEMA rg TO rg_reader;
 SELECT pg_temp.on_workers('CREATE SCHEMA rg AUTHORIZATION rg_owner; GRANT USAGE ON SCHEMA rg TO rg_reader');
 RESET client_min_messages;
 
+-- On every worker, as a superuser: does rg_reader hold SELECT on each shard of the test's tables?
+CREATE FUNCTION pg_temp.reader_on_shards(OUT table_name regclass, OUT reader_can_select_every_shard boolean,
+                                         OUT shards bigint)
+RETURNS SETOF record LANGUAGE sql AS $$
+SELECT s.table_name, bool_and(p.granted), count(*)
+  FROM rollup.shards s,
+       LATERAL dblink(format('host=127.0.0.1 port=%s dbname=%s user=postgres', s.port, current_database()),
+                      format('SELECT has_table_privilege(%L, %L, %L)', 'rg_reader', s.shard_name, 'SELECT'))
+               AS p(granted boolean)
+ WHERE s.table_name::text IN ('rg.before', 'rg.after')
+ GROUP BY 1 ORDER BY 1
+$$;
 SET ROLE rg_owner;
 -- granted before distribution: the shards get it when they are created
 CREATE TABLE rg.before (id int, v text);
@@ -51,14 +63,7 @@ RESET ROLE;
 SET ROLE rg_reader;
 SELECT count(*) FROM rg.before;
 RESET ROLE;
--- on every worker, as a superuser: does rg_reader hold SELECT on the shards of each table?
-SELECT s.table_name, bool_and(p.granted) AS reader_can_select_every_shard, count(*) AS shards
-  FROM rollup.shards s,
-       LATERAL dblink(format('host=127.0.0.1 port=%s dbname=%s user=postgres', s.port, current_database()),
-                      format('SELECT has_table_privilege(%L, %L, %L)', 'rg_reader', s.shard_name, 'SELECT'))
-               AS p(granted boolean)
- WHERE s.table_name IN ('rg.before'::regclass, 'rg.after'::regclass)
- GROUP BY 1 ORDER BY 1;
+SELECT * FROM pg_temp.reader_on_shards();
 
 -- GRANT ... ON ALL TABLES IN SCHEMA covers distributed tables as well
 SET ROLE rg_owner;
@@ -67,13 +72,7 @@ RESET ROLE;
 SET ROLE rg_reader;
 SELECT count(*) FROM rg.before;
 RESET ROLE;
-SELECT s.table_name, bool_and(p.granted) AS reader_can_select_every_shard, count(*) AS shards
-  FROM rollup.shards s,
-       LATERAL dblink(format('host=127.0.0.1 port=%s dbname=%s user=postgres', s.port, current_database()),
-                      format('SELECT has_table_privilege(%L, %L, %L)', 'rg_reader', s.shard_name, 'SELECT'))
-               AS p(granted boolean)
- WHERE s.table_name IN ('rg.before'::regclass, 'rg.after'::regclass)
- GROUP BY 1 ORDER BY 1;
+SELECT * FROM pg_temp.reader_on_shards();
 
 DROP SCHEMA rg CASCADE;
 SET client_min_messages TO warning;
