@@ -6,29 +6,7 @@ SET rollup.next_shard_id = 410000;
 CREATE SCHEMA dist;
 CREATE SCHEMA loc;
 
-CREATE FUNCTION public.compare(q text) RETURNS text LANGUAGE plpgsql AS $fn$
-DECLARE
-    n_dist bigint;
-    n_loc bigint;
-    missing bigint;
-    extra bigint;
-BEGIN
-    PERFORM set_config('search_path', 'dist, public', true);
-    EXECUTE format('CREATE TEMP TABLE r_dist AS SELECT x::text AS r FROM (%s) x', q);
-    PERFORM set_config('search_path', 'loc, public', true);
-    EXECUTE format('CREATE TEMP TABLE r_loc AS SELECT x::text AS r FROM (%s) x', q);
-    PERFORM set_config('search_path', 'public', true);
-    SELECT count(*) INTO n_dist FROM r_dist;
-    SELECT count(*) INTO n_loc FROM r_loc;
-    SELECT count(*) INTO missing FROM (SELECT r FROM r_loc EXCEPT ALL SELECT r FROM r_dist) m;
-    SELECT count(*) INTO extra FROM (SELECT r FROM r_dist EXCEPT ALL SELECT r FROM r_loc) e;
-    DROP TABLE r_dist, r_loc;
-    IF n_dist <> n_loc THEN
-        RETURN format('%s differences, %s rows (local: %s rows)', missing + extra, n_dist, n_loc);
-    END IF;
-    RETURN format('%s differences, %s rows', missing + extra, n_dist);
-END
-$fn$;
+\i sql/helpers/compare.sql
 
 -- The tutorial schema.
 CREATE TABLE dist.http_request (
@@ -270,4 +248,4 @@ SELECT num, count(*) FROM dist.ev_num GROUP BY num ORDER BY num;
 DROP SCHEMA dist CASCADE;
 DROP SCHEMA loc CASCADE;
 DROP TABLE public.sites;
-DROP FUNCTION public.compare(text);
+DROP FUNCTION public.compare(text, text, text);

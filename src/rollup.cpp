@@ -4,6 +4,7 @@
 #include "executor/remote_exec.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "planner/hooks.hpp"
+#include "planner/time_buckets.hpp"
 #include "scheduler/scheduler.hpp"
 #include "transaction/remote_transaction.hpp"
 
@@ -27,6 +28,7 @@ extern "C" void _PG_init(void) {
     conn::define_gucs();
     exec::define_gucs();
     xact::define_gucs();
+    deparse::define_time_bucket_gucs();
     hooks::init();
     scheduler::init();
     MarkGUCPrefixReserved("rollup");

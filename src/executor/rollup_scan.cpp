@@ -22,6 +22,7 @@
 #include "executor/remote_exec.hpp"
 #include "executor/rollup_scan.hpp"
 #include "planner/deparse.hpp"
+#include "planner/time_buckets.hpp"
 #include "planner/select_internal.hpp"
 
 namespace rollup::scan {
@@ -539,9 +540,12 @@ void begin(RollupScanState *st, EState *estate, int eflags) {
     List *dpcontext = pg::call([&] { return deparse_context_for(t.relname.c_str(), t.relid); });
     ScanExec &exs = *st->exec;
     ParamContext pctx{&exs};
-    auto folded = [&](Node *n) -> Node * {
+    const deparse::TimeBucketContext buckets = deparse::time_bucket_context();
+    // `filter`: a WHERE qual (date_trunc comparisons may become comparisons of the column).
+    auto folded = [&](Node *n, bool filter = false) -> Node * {
         if (explain_only) return n;
         Node *f = fold(n, estate, econtext);
+        f = pg::call([&] { return deparse::rewrite_time_buckets(f, &buckets, filter); });
         if (!prepare_statements_guc) return f;
         return pg::call([&] { return parameterize_mutator(f, &pctx); });
     };
@@ -690,7 +694,7 @@ void begin(RollupScanState *st, EState *estate, int eflags) {
     ListCell *lc;
     foreach (lc, spec.remote_quals) {
         where += where.empty() ? " WHERE " : " AND ";
-        where += "(" + deparse_expr(folded(static_cast<Node *>(lfirst(lc))), dpcontext) + ")";
+        where += "(" + deparse_expr(folded(static_cast<Node *>(lfirst(lc)), true), dpcontext) + ")";
     }
     std::string group_by;
     if (spec.mode != select::Mode::Scan && spec.ngroup > 0) {

@@ -106,6 +106,7 @@ extern "C" {
 #include "utils/typcache.h"
 #include "utils/varlena.h"
 #include "utils/regproc.h"
+#include "parser/scansup.h"
 #include "rewrite/rewriteHandler.h"
 #include "executor/execdesc.h"
 #include "utils/tuplestore.h"

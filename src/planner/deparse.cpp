@@ -3,6 +3,7 @@
 
 #include "metadata/metadata_cache.hpp"
 #include "planner/deparse.hpp"
+#include "planner/time_buckets.hpp"
 
 namespace rollup::deparse {
 
@@ -103,9 +104,11 @@ std::string query_for_shard(const Query *query, int shard_index) {
 }
 
 Query *fold_for_execution(const Query *query, ParamListInfo params) {
+    const TimeBucketContext tb = time_bucket_context();
     return pg::call([&] {
         Query *copy = static_cast<Query *>(copyObjectImpl(query));
-        return reinterpret_cast<Query *>(fold_mutator(reinterpret_cast<Node *>(copy), fold_root(params)));
+        Node *folded = fold_mutator(reinterpret_cast<Node *>(copy), fold_root(params));
+        return reinterpret_cast<Query *>(rewrite_time_buckets(folded, &tb, false));
     });
 }
 

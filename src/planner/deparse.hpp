@@ -15,7 +15,8 @@ namespace rollup::deparse {
 std::string query_for_shard(const Query *query, int shard_index);
 
 // Folds external parameters and stable functions (now(), current_setting(), ...) into constants,
-// at execution time, so that every shard sees the same values. Returns a new tree.
+// at execution time, so that every shard sees the same values. Returns a new tree. The Query form
+// also makes date_trunc cheap (time_buckets.hpp); the expression form leaves that to its caller.
 Query *fold_for_execution(const Query *query, ParamListInfo params);
 Node *fold_expression_for_execution(const Node *expr, ParamListInfo params);
 
