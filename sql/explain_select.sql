@@ -42,4 +42,32 @@ RESET rollup.explain_all_tasks;
 SELECT * FROM ex_events WHERE site_id = 1 FOR UPDATE;
 -- queries without distributed tables are not touched
 EXPLAIN (COSTS OFF) SELECT * FROM ex_sites WHERE site_id = 1;
+-- pruning across the types of the column's hash family: a bigint column compared with int and
+-- smallint values (and an int column with a bigint value) still reads only the shards of the values,
+-- and finds the rows; so do a varchar column and prepared statements with parameters of another type
+CREATE TABLE ex_big (id bigint, v text);
+SELECT create_distributed_table('ex_big', 'id', 4);
+INSERT INTO ex_big SELECT g, 'v' || g FROM generate_series(1, 40) g;
+EXPLAIN (COSTS OFF) SELECT v FROM ex_big WHERE id = 7;
+SELECT v FROM ex_big WHERE id = 7;
+SELECT v FROM ex_big WHERE id = 7::smallint;
+EXPLAIN (COSTS OFF) SELECT v FROM ex_big WHERE id IN (7, 8::smallint, 9);
+SELECT v FROM ex_big WHERE id IN (7, 9) ORDER BY v;
+EXPLAIN (COSTS OFF) UPDATE ex_big SET v = v || '!' WHERE id = 11;
+UPDATE ex_big SET v = v || '!' WHERE id = 11 RETURNING id, v;
+EXPLAIN (COSTS OFF) SELECT url FROM ex_events WHERE site_id = 3::bigint;
+EXPLAIN (COSTS OFF) SELECT url FROM ex_events WHERE site_id = 3000000000::bigint;
+PREPARE big_by_int(int) AS SELECT v FROM ex_big WHERE id = $1;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF) EXECUTE big_by_int(13);
+EXECUTE big_by_int(13);
+RESET plan_cache_mode;
+DEALLOCATE big_by_int;
+CREATE TABLE ex_vc (k varchar(10), n int);
+SELECT create_distributed_table('ex_vc', 'k', 4);
+INSERT INTO ex_vc SELECT 'k' || g, g FROM generate_series(1, 20) g;
+EXPLAIN (COSTS OFF) SELECT n FROM ex_vc WHERE k = 'k5';
+SELECT n FROM ex_vc WHERE k = 'k5';
+SELECT n FROM ex_vc WHERE k = 'k6'::text;
+DROP TABLE ex_big, ex_vc;
 DROP TABLE ex_events, ex_sites;

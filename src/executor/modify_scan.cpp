@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "connection/connection_pool.hpp"
 #include "executor/modify_router.hpp"
 #include "executor/modify_scan.hpp"
 #include "executor/remote_exec.hpp"
@@ -55,12 +56,14 @@ void begin_select(CustomScanState *node, EState *estate, int eflags);
 TupleTableSlot *exec_select(CustomScanState *node);
 void end_select(CustomScanState *node);
 void rescan_select(CustomScanState *node);
+void explain_modify(CustomScanState *node, List *ancestors, ExplainState *es);
 
 const CustomScanMethods modify_scan_methods = {"RollupModify", create_modify_state};
 const CustomScanMethods select_scan_methods = {"RollupSelect", create_select_state};
 
 CustomExecMethods modify_exec_methods = {"RollupModify", begin_modify, exec_modify, end_modify, rescan_modify,
-                                         nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+                                         nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                         explain_modify};
 CustomExecMethods select_exec_methods = {"RollupSelect", begin_select, exec_select, end_select, rescan_select,
                                          nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 
@@ -404,6 +407,34 @@ void rescan_modify(CustomScanState *node) {
         if (st->exec && st->exec->store) {
             Tuplestorestate *ts = st->exec->store;
             pg::call([&] { tuplestore_rescan(ts); });
+        }
+    });
+}
+
+// What EXPLAIN shows: how the rows reach the shards. A pushed-down statement: its task count (shards
+// left after pruning) and one shard's statement, as written under plain EXPLAIN (now() rather than its
+// value, like RollupScan) and as sent under EXPLAIN ANALYZE.
+void explain_modify(CustomScanState *node, List *, ExplainState *es) {
+    pg::guard([&] {
+        ModifyState *st = reinterpret_cast<ModifyState *>(node);
+        const metadata::DistTable &t = metadata::get(st->relid);
+        auto prop = [&](const char *label, const std::string &value) {
+            pg::call([&] { ExplainPropertyText(label, value.c_str(), es); });
+        };
+        if (st->kind == kInsertRows) {
+            prop("Distributed", "insert, rows routed by " + t.dist_column);
+            pg::call([&] { ExplainPropertyInteger("Shard Count", nullptr, t.shard_count, es); });
+            return;
+        }
+        EState *estate = node->ss.ps.state;
+        Query *folded = deparse::fold_for_execution(st->query, estate->es_param_list_info);
+        std::vector<int> shards = writes::shards_for_query(folded, t);
+        prop("Distributed", "pushdown");
+        pg::call([&] { ExplainPropertyInteger("Task Count", nullptr, static_cast<int64>(shards.size()), es); });
+        if (!shards.empty()) {
+            conn::CanonicalOutputStyle style;
+            prop("Shard Query", deparse::one_line(deparse::query_for_shard(es->analyze ? folded : st->query,
+                                                                            shards.front())));
         }
     });
 }

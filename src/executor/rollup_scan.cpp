@@ -408,29 +408,6 @@ void set_column(ColumnIn &col, Oid type, int32 typmod) {
     col.typmod = typmod;
 }
 
-// The statement on one line for EXPLAIN (the deparser indents): runs of white space outside
-// quotes become one space.
-std::string one_line(const std::string &sql) {
-    std::string out;
-    char quote = 0;
-    bool space = false;
-    for (char c : sql) {
-        if (quote) {
-            out += c;
-            if (c == quote) quote = 0;
-            continue;
-        }
-        if (c == ' ' || c == '\n' || c == '\t') {
-            space = true;
-            continue;
-        }
-        if (space && !out.empty()) out += ' ';
-        space = false;
-        if (c == '\'' || c == '"') quote = c;
-        out += c;
-    }
-    return out;
-}
 
 // Query and JoinScan: the pushed-down statement, folded once, deparsed for each shard index that
 // survives pruning (co-located shards of one index live on one node), packed per node as above.
@@ -478,7 +455,7 @@ void begin_pushdown(RollupScanState *st, EState *estate, int eflags) {
     std::map<int, std::string> sql_of;
     for (int s : shards) sql_of[s] = deparse::query_for_shard(q, s);
     if (!shards.empty()) {
-        ex.shard_sql = one_line(sql_of[shards.front()]);
+        ex.shard_sql = deparse::one_line(sql_of[shards.front()]);
         ex.shard_node = rep.shards[shards.front()].nodeid;
     }
     for (auto &kv : by_node) {

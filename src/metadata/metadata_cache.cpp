@@ -294,6 +294,39 @@ int shard_index_for_value(const DistTable &t, Datum value) {
     return core::shard_index_for_hash(hash_value(t, value), t.shard_count);
 }
 
+Oid pruning_hash_func(const DistTable &t, Oid opno, Oid type) {
+    Oid dist_type = t.dist_type, own = t.hash_func;
+    return pg::call([&]() -> Oid {
+        Oid opclass = GetDefaultOpClass(dist_type, HASH_AM_OID);
+        if (!OidIsValid(opclass)) return InvalidOid;
+        Oid family = get_opclass_family(opclass);
+        if (!op_in_opfamily(opno, family)) return InvalidOid;
+        Oid coltype = get_opclass_input_type(opclass);  // text for a varchar column
+        Oid lefttype, righttype;
+        int strategy;
+        get_op_opfamily_properties(opno, family, false, &strategy, &lefttype, &righttype);
+        if (strategy != HTEqualStrategyNumber) return InvalidOid;
+        // opno must compare the column's type with the value's (either order)
+        Oid valtype;
+        if (lefttype == coltype)
+            valtype = righttype;
+        else if (righttype == coltype)
+            valtype = lefttype;
+        else
+            return InvalidOid;
+        if (type != valtype && !IsBinaryCoercible(type, valtype)) return InvalidOid;
+        if (valtype == coltype) return own;
+        return get_opfamily_proc(family, valtype, valtype, HASHSTANDARD_PROC);
+    });
+}
+
+int shard_index_with(const DistTable &t, Oid hash_func, Datum value) {
+    if (hash_func == t.hash_func) return shard_index_for_value(t, value);
+    Oid coll = t.dist_collation;
+    Datum h = pg::call([&] { return OidFunctionCall1Coll(hash_func, coll, value); });
+    return core::shard_index_for_hash(DatumGetInt32(h), t.shard_count);
+}
+
 std::string shard_relname(const std::string &relname, int64_t shardid) {
     std::string suffix = "_" + std::to_string(shardid);
     std::string base = relname;

@@ -57,6 +57,14 @@ std::vector<const DistTable *> all_tables();
 int32_t hash_value(const DistTable &t, Datum value);
 // Index of the shard that stores the value.
 int shard_index_for_value(const DistTable &t, Datum value);
+// Pruning by `column <opno> value` where value has type `type`: the hash function that places such
+// a value, i.e. the table's own for its own type, else (a cross-type equality such as bigint = int)
+// the function of the column's hash operator family for `type`: a hash family hashes equal values
+// of its member types equally, so the value lands where the equal column value was stored.
+// InvalidOid: `opno` is not that family's equality for these types (no pruning).
+Oid pruning_hash_func(const DistTable &t, Oid opno, Oid type);
+// Index of the shard that stores values equal to `value`, hashed with `hash_func` (from above).
+int shard_index_with(const DistTable &t, Oid hash_func, Datum value);
 
 // Shard table name: <relname>_<shardid>, truncated to fit NAMEDATALEN.
 std::string shard_relname(const std::string &relname, int64_t shardid);

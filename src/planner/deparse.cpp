@@ -103,6 +103,30 @@ std::string query_for_shard(const Query *query, int shard_index) {
     return sql;
 }
 
+// The statement on one line for EXPLAIN (the deparser indents): runs of white space outside
+// quotes become one space.
+std::string one_line(const std::string &sql) {
+    std::string out;
+    char quote = 0;
+    bool space = false;
+    for (char c : sql) {
+        if (quote) {
+            out += c;
+            if (c == quote) quote = 0;
+            continue;
+        }
+        if (c == ' ' || c == '\n' || c == '\t') {
+            space = true;
+            continue;
+        }
+        if (space && !out.empty()) out += ' ';
+        space = false;
+        if (c == '\'' || c == '"') quote = c;
+        out += c;
+    }
+    return out;
+}
+
 Query *fold_for_execution(const Query *query, ParamListInfo params) {
     const TimeBucketContext tb = time_bucket_context();
     return pg::call([&] {

@@ -14,6 +14,10 @@ namespace rollup::deparse {
 // located in the text (which would be a bug).
 std::string query_for_shard(const Query *query, int shard_index);
 
+// A statement on one line for EXPLAIN (the deparser indents): runs of white space outside quotes
+// become one space.
+std::string one_line(const std::string &sql);
+
 // Folds external parameters and stable functions (now(), current_setting(), ...) into constants,
 // at execution time, so that every shard sees the same values. Returns a new tree. The Query form
 // also makes date_trunc cheap (time_buckets.hpp); the expression form leaves that to its caller.

@@ -1,6 +1,8 @@
-// Shard pruning. Design note: only clauses that pin the distribution column to values with the
-// column's own type and the equality of its default hash opclass prune (that is the hash the shards
-// were placed with); anything else keeps every shard, which is always correct. A NULL value pins no
+// Shard pruning. Design note: only clauses that pin the distribution column with an equality of its
+// default hash opclass's family prune (that is the hash the shards were placed with); a value of
+// another type of the family (bigint column = int constant) is hashed with the family's function
+// for its type, which hashes equal values alike (metadata::pruning_hash_func). Anything else keeps
+// every shard, which is always correct. A NULL value pins no
 // shard (`=` is never true for NULL). Clauses whose values are external Params (prepared statements,
 // PL/pgSQL variables) prune at execution, once the values are known.
 #include <algorithm>
@@ -20,18 +22,11 @@ bool is_dist_var(Node *n, const metadata::DistTable &t, Index rti) {
     return v->varno == static_cast<int>(rti) && v->varlevelsup == 0 && v->varattno == t.dist_attnum;
 }
 
-Oid hash_equality(Oid type) {
-    Oid opclass = GetDefaultOpClass(type, HASH_AM_OID);
-    if (!OidIsValid(opclass)) return InvalidOid;
-    Oid family = get_opclass_family(opclass);
-    return get_opfamily_member(family, type, type, HTEqualStrategyNumber);
+void add_value(std::set<int> &out, const metadata::DistTable &t, Oid hash_func, Datum v, bool isnull) {
+    if (!isnull) out.insert(metadata::shard_index_with(t, hash_func, v));
 }
 
-void add_value(std::set<int> &out, const metadata::DistTable &t, Datum v, bool isnull) {
-    if (!isnull) out.insert(metadata::shard_index_for_value(t, v));
-}
-
-void add_array(std::set<int> &out, const metadata::DistTable &t, Datum arr) {
+void add_array(std::set<int> &out, const metadata::DistTable &t, Oid hash_func, Datum arr) {
     struct Elems {
         Datum *values;
         bool *nulls;
@@ -47,31 +42,38 @@ void add_array(std::set<int> &out, const metadata::DistTable &t, Datum arr) {
         deconstruct_array(a, ARR_ELEMTYPE(a), typlen, typbyval, typalign, &r.values, &r.nulls, &r.n);
         return r;
     });
-    for (int i = 0; i < e.n; i++) add_value(out, t, e.values[i], e.nulls[i]);
+    for (int i = 0; i < e.n; i++) add_value(out, t, hash_func, e.values[i], e.nulls[i]);
 }
 
-// A clause that pins the distribution column: sets *value and *is_array, else returns false.
-bool pinning_clause(Node *clause, const metadata::DistTable &t, Index rti, Oid eqop, Node **value, bool *is_array) {
+// A clause that pins the distribution column: sets *value, *is_array and *hash_func (what places
+// the value's type), else returns false.
+bool pinning_clause(Node *clause, const metadata::DistTable &t, Index rti, Node **value, bool *is_array,
+                    Oid *hash_func) {
     if (IsA(clause, OpExpr)) {
         OpExpr *op = reinterpret_cast<OpExpr *>(clause);
-        if (op->opno != eqop || list_length(op->args) != 2) return false;
+        if (list_length(op->args) != 2) return false;
         Node *l = static_cast<Node *>(linitial(op->args)), *r = static_cast<Node *>(lsecond(op->args));
         Node *other = is_dist_var(l, t, rti) ? r : is_dist_var(r, t, rti) ? l : nullptr;
-        if (!other || exprType(other) != t.dist_type) return false;
+        if (!other) return false;
         if (!IsA(other, Const) && !(IsA(other, Param) && reinterpret_cast<Param *>(other)->paramkind == PARAM_EXTERN))
             return false;
+        *hash_func = metadata::pruning_hash_func(t, op->opno, exprType(other));
+        if (!OidIsValid(*hash_func)) return false;
         *value = other;
         *is_array = false;
         return true;
     }
     if (IsA(clause, ScalarArrayOpExpr)) {
         ScalarArrayOpExpr *op = reinterpret_cast<ScalarArrayOpExpr *>(clause);
-        if (!op->useOr || op->opno != eqop || list_length(op->args) != 2) return false;
+        if (!op->useOr || list_length(op->args) != 2) return false;
         if (!is_dist_var(static_cast<Node *>(linitial(op->args)), t, rti)) return false;
         Node *arr = static_cast<Node *>(lsecond(op->args));
-        if (get_element_type(exprType(arr)) != t.dist_type) return false;
         if (!IsA(arr, Const) && !(IsA(arr, Param) && reinterpret_cast<Param *>(arr)->paramkind == PARAM_EXTERN))
             return false;
+        Oid elem = pg::call([&] { return get_element_type(exprType(arr)); });
+        if (!OidIsValid(elem)) return false;
+        *hash_func = metadata::pruning_hash_func(t, op->opno, elem);
+        if (!OidIsValid(*hash_func)) return false;
         *value = arr;
         *is_array = true;
         return true;
@@ -83,18 +85,18 @@ bool pinning_clause(Node *clause, const metadata::DistTable &t, Index rti, Oid e
 
 Pruning prune_at_plan_time(const metadata::DistTable &t, List *clauses, Index rti) {
     Pruning out;
-    Oid eqop = pg::call([&] { return hash_equality(t.dist_type); });
-    if (!OidIsValid(eqop)) return out;
     std::set<int> current;
     bool all = true;
     ListCell *lc;
     foreach (lc, clauses) {
         Node *value = nullptr;
         bool is_array = false;
-        if (!pinning_clause(static_cast<Node *>(lfirst(lc)), t, rti, eqop, &value, &is_array)) continue;
+        Oid hash_func = InvalidOid;
+        if (!pinning_clause(static_cast<Node *>(lfirst(lc)), t, rti, &value, &is_array, &hash_func)) continue;
         if (IsA(value, Param)) {
             out.prune_exprs = pg::call([&] {
-                return lappend(out.prune_exprs, list_make2(makeInteger(is_array ? 1 : 0), copyObjectImpl(value)));
+                return lappend(out.prune_exprs, list_make3(makeInteger(is_array ? 1 : 0), copyObjectImpl(value),
+                                                           makeInteger(static_cast<int>(hash_func))));
             });
             continue;
         }
@@ -102,9 +104,9 @@ Pruning prune_at_plan_time(const metadata::DistTable &t, List *clauses, Index rt
         std::set<int> these;
         if (!c->constisnull) {
             if (is_array)
-                add_array(these, t, c->constvalue);
+                add_array(these, t, hash_func, c->constvalue);
             else
-                add_value(these, t, c->constvalue, false);
+                add_value(these, t, hash_func, c->constvalue, false);
         }
         if (all) {
             current = these;
@@ -180,6 +182,7 @@ std::vector<int> prune_at_execution(const metadata::DistTable &t, const ScanSpec
         List *item = static_cast<List *>(lfirst(lc));
         bool is_array = intVal(linitial(item)) != 0;
         Expr *expr = static_cast<Expr *>(lsecond(item));
+        Oid hash_func = static_cast<Oid>(intVal(lthird(item)));
         bool isnull = false;
         Datum v = pg::call([&] {
             ExprState *st = ExecInitExpr(expr, NULL);
@@ -188,9 +191,9 @@ std::vector<int> prune_at_execution(const metadata::DistTable &t, const ScanSpec
         std::set<int> these;
         if (!isnull) {
             if (is_array)
-                add_array(these, t, v);
+                add_array(these, t, hash_func, v);
             else
-                add_value(these, t, v, false);
+                add_value(these, t, hash_func, v, false);
         }
         std::set<int> both;
         std::set_intersection(current.begin(), current.end(), these.begin(), these.end(),

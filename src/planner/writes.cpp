@@ -627,12 +627,6 @@ std::vector<int> shards_for_query(const Query *q, const metadata::DistTable &t) 
     if (!q->jointree || !q->jointree->quals) return all;
     Node *quals = q->jointree->quals;
     List *conjuncts = pg::call([&] { return make_ands_implicit(reinterpret_cast<Expr *>(quals)); });
-    Oid type = t.dist_type;
-    Oid opfamily = pg::call([&] {
-        Oid opclass = GetDefaultOpClass(type, HASH_AM_OID);
-        return OidIsValid(opclass) ? get_opclass_family(opclass) : InvalidOid;
-    });
-    if (!OidIsValid(opfamily)) return all;
     ListCell *lc;
     foreach (lc, conjuncts) {
         Node *n = static_cast<Node *>(lfirst(lc));
@@ -646,11 +640,11 @@ std::vector<int> shards_for_query(const Query *q, const metadata::DistTable &t) 
         Var *v = reinterpret_cast<Var *>(l);
         Const *c = reinterpret_cast<Const *>(r);
         if (v->varlevelsup != 0 || v->varno != q->resultRelation || v->varattno != t.dist_attnum) continue;
-        if (c->constisnull || c->consttype != t.dist_type) continue;
-        Oid opno = op->opno;
-        int strategy = pg::call([&] { return get_op_opfamily_strategy(opno, opfamily); });
-        if (strategy != HTEqualStrategyNumber) continue;
-        return {metadata::shard_index_for_value(t, c->constvalue)};
+        if (c->constisnull) continue;
+        // the column's hash family's equality, also across its types (bigint column = int constant)
+        Oid hash_func = metadata::pruning_hash_func(t, op->opno, c->consttype);
+        if (!OidIsValid(hash_func)) continue;
+        return {metadata::shard_index_with(t, hash_func, c->constvalue)};
     }
     return all;
 }
