@@ -49,7 +49,12 @@ INSERT INTO q VALUES
  (19, $$SELECT id FROM ev WHERE date_trunc('minute', ts) > '2024-11-03 01:30:30' AND date_trunc('day', ts) <= '2024-11-04'$$),
  (20, $$SELECT id FROM ev WHERE date_trunc('minute', t) > 'infinity' OR date_trunc('minute', t) < '-infinity'
           OR date_trunc('minute', t) >= '294276-12-31 23:59:30+00'$$),
- (21, $$SELECT id FROM ev WHERE date_trunc('Minutes', t) > '2024-03-10 06:00+00' AND date_trunc('h', t) < '2024-03-10 12:00+00'$$);
+ (21, $$SELECT id FROM ev WHERE date_trunc('Minutes', t) > '2024-03-10 06:00+00' AND date_trunc('h', t) < '2024-03-10 12:00+00'$$),
+ (22, $$SELECT id FROM ev WHERE date_trunc('minute', t) <@ tstzrange('2024-11-03 01:30:30-04', '2024-11-03 01:10-05', '(]')$$),
+ (23, $$SELECT id FROM ev WHERE date_trunc('minute', t) <@ tstzrange('2024-03-10 01:59-05', '2024-03-10 03:01:30-04', '[)')$$),
+ (24, $$SELECT id FROM ev WHERE tstzrange('1937-06-30 21:00+00', NULL) @> date_trunc('hour', t)
+          AND date_trunc('minute', t) <@ tstzrange(NULL, '1937-07-01 04:00+00', '(]')$$),
+ (25, $$SELECT id FROM ev WHERE date_trunc('minute', t) <@ 'empty'::tstzrange OR date_trunc('minute', ts) <@ tsrange('2024-10-27 01:00', '2024-10-27 02:00')$$);
 
 SELECT z, n, compare(sql)
   FROM unnest(ARRAY['UTC', 'America/New_York', 'Europe/Amsterdam', 'Asia/Kolkata', 'Asia/Kathmandu',
@@ -74,6 +79,10 @@ SELECT rollup.deparse_for_shard($$SELECT date_trunc('minute', t), date_trunc('ho
 SET timezone = 'Asia/Kolkata';
 SELECT rollup.deparse_for_shard($$SELECT date_trunc('minute', t), date_trunc('hour', t) FROM dist.ev
                                   WHERE date_trunc('hour', t) > '2024-01-01 00:00:00'$$, 0);
+-- the tutorial's rollup: its range filter becomes bounds on ingest_time
+SELECT rollup.deparse_for_shard($$SELECT date_trunc('minute', t), count(*) FROM dist.ev
+                                  WHERE date_trunc('minute', t) <@ tstzrange('2024-01-01 10:00', '2024-01-01 10:05', '(]')
+                                  GROUP BY 1$$, 0);
 -- a grouped target list keeps its comparison (t is not grouped there); timestamp without time zone
 SELECT rollup.deparse_for_shard($$SELECT date_trunc('minute', t) > '2024-01-01' AS late, count(*) FROM dist.ev
                                   GROUP BY date_trunc('minute', t)$$, 0);

@@ -107,6 +107,7 @@ extern "C" {
 #include "utils/varlena.h"
 #include "utils/regproc.h"
 #include "parser/scansup.h"
+#include "utils/rangetypes.h"
 #include "parser/parse_coerce.h"
 #include "rewrite/rewriteHandler.h"
 #include "executor/execdesc.h"

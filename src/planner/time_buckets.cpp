@@ -230,6 +230,59 @@ Node *rewrite_comparison(OpExpr *op, const TimeBucketContext *tb) {
     return reinterpret_cast<Node *>(makeBoolExpr(AND_EXPR, parts, -1));
 }
 
+// date_trunc(unit, x) <@ constant range (or range @> date_trunc(unit, x)), as the tutorial's rollup
+// function filters: the range's bounds as comparisons of x. Empty ranges are left alone.
+Node *rewrite_range(OpExpr *op, const TimeBucketContext *tb) {
+    if (list_length(op->args) != 2) return nullptr;
+    Oid fn = OidIsValid(op->opfuncid) ? op->opfuncid : get_opcode(op->opno);
+    Node *elem, *range;
+    if (fn == F_ELEM_CONTAINED_BY_RANGE) {
+        elem = static_cast<Node *>(linitial(op->args));
+        range = static_cast<Node *>(lsecond(op->args));
+    } else if (fn == F_RANGE_CONTAINS_ELEM) {
+        range = static_cast<Node *>(linitial(op->args));
+        elem = static_cast<Node *>(lsecond(op->args));
+    } else {
+        return nullptr;
+    }
+    bool with_tz = false;
+    Node *x = nullptr;
+    int64 unit = trunc_unit(elem, &with_tz, &x);
+    if (unit == 0 || !IsA(range, Const)) return nullptr;
+    Const *k = reinterpret_cast<Const *>(range);
+    if (k->constisnull || k->consttype != (with_tz ? TSTZRANGEOID : TSRANGEOID)) return nullptr;
+    TypeCacheEntry *tc = lookup_type_cache(k->consttype, TYPECACHE_RANGE_INFO);
+    RangeBound lower, upper;
+    bool empty = false;
+    range_deserialize(tc, DatumGetRangeTypeP(k->constvalue), &lower, &upper, &empty);
+    if (empty) return nullptr;
+    const int64 t0 = t0_for(unit, with_tz, tb);
+    core::Bound lo, hi;
+    if (!lower.infinite) {
+        lo = core::bound_for(lower.inclusive ? core::CmpOp::Ge : core::CmpOp::Gt, DatumGetInt64(lower.val), unit, t0,
+                             MIN_TIMESTAMP, END_TIMESTAMP);
+        if (!lo.ok) return nullptr;
+    }
+    if (!upper.infinite) {
+        hi = core::bound_for(upper.inclusive ? core::CmpOp::Le : core::CmpOp::Lt, DatumGetInt64(upper.val), unit, t0,
+                             MIN_TIMESTAMP, END_TIMESTAMP);
+        if (!hi.ok) return nullptr;
+    }
+    Ctx values{tb, false};
+    Node *mx = mutate(x, &values);
+    List *parts = NIL;
+    for (const core::Bound *b : {&lo, &hi}) {
+        if (b->has_lower) parts = lappend(parts, compare(mx, b->lower, with_tz, true));
+        if (b->has_upper) parts = lappend(parts, compare(mx, b->upper, with_tz, false));
+    }
+    if (parts == NIL) {
+        // (-infinity, infinity): true for every non-null x, as x = x is
+        return nullptr;
+    }
+    if (list_length(parts) == 1) return static_cast<Node *>(linitial(parts));
+    return reinterpret_cast<Node *>(makeBoolExpr(AND_EXPR, parts, -1));
+}
+
 Node *mutate(Node *node, Ctx *ctx) {
     if (!node) return nullptr;
     if (IsA(node, Query)) {
@@ -251,6 +304,7 @@ Node *mutate(Node *node, Ctx *ctx) {
     }
     if (IsA(node, OpExpr) && ctx->filter) {
         Node *out = rewrite_comparison(reinterpret_cast<OpExpr *>(node), ctx->tb);
+        if (!out) out = rewrite_range(reinterpret_cast<OpExpr *>(node), ctx->tb);
         if (out) return out;
     }
     if (IsA(node, FuncExpr)) {
