@@ -25,7 +25,6 @@ struct LocalShard {
     int nslots;     // slots made so far
     int nbuffered;  // rows in slots[0 .. nbuffered)
     Size bytes;
-    BulkInsertState bistate;  // made at the first multi-row flush (COPY, large INSERTs), as COPY does
 };
 
 }  // namespace
@@ -37,6 +36,11 @@ struct LocalInsertState {
     CommandId cid;
     int nshards;
     LocalShard *shards;
+    // One for all shards, made at the first multi-row flush (COPY, large INSERTs): one ring of
+    // buffers like a COPY into one table. A ring per shard would sweep 32 x 16 MB of shared buffers
+    // through this backend (page faults, cache misses, other tables' pages evicted). Its pin is
+    // released after each flush since it names a page of the shard just written.
+    BulkInsertState bistate;
     uint64 rows;
 };
 
@@ -112,11 +116,12 @@ void flush_shard(LocalInsertState *st, LocalShard *s) {
     const int n = s->nbuffered;
     if (n == 0) return;
     EState *estate = st->estate;
-    if (n == 1 && !s->bistate) {
+    if (n == 1 && !st->bistate) {
         table_tuple_insert(s->rel, s->slots[0], st->cid, 0, NULL);
     } else {
-        if (!s->bistate) s->bistate = GetBulkInsertState();
-        table_multi_insert(s->rel, s->slots, n, st->cid, 0, s->bistate);
+        if (!st->bistate) st->bistate = GetBulkInsertState();
+        table_multi_insert(s->rel, s->slots, n, st->cid, 0, st->bistate);
+        ReleaseBulkInsertStatePin(st->bistate);
     }
     for (int i = 0; i < n; i++) {
         if (s->rri->ri_NumIndices > 0) {
@@ -165,15 +170,15 @@ void finish_state(LocalInsertState *st) {
         LocalShard *s = &st->shards[i];
         if (!s->opened) continue;
         if (!s->sql) {
-            if (s->bistate) {
-                FreeBulkInsertState(s->bistate);
-                s->bistate = NULL;
-            }
             ExecCloseIndices(s->rri);
             for (int k = 0; k < s->nslots; k++) ExecDropSingleTupleTableSlot(s->slots[k]);
         }
         table_close(s->rel, NoLock);
         s->opened = false;
+    }
+    if (st->bistate) {
+        FreeBulkInsertState(st->bistate);
+        st->bistate = NULL;
     }
     FreeExecutorState(st->estate);
     st->estate = NULL;
