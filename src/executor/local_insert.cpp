@@ -22,7 +22,8 @@ constexpr Size kMaxBufferedBytes = 65536;
 struct SlotPool {
     TupleDesc desc;  // the descriptor of the first shard that used the pool
     const TupleTableSlotOps *ops;
-    TupleTableSlot **slots;  // kMaxBufferedRows
+    TupleTableSlot **slots;  // room for `capacity` (grows to kMaxBufferedRows), nmade made so far
+    int capacity;
     int nmade;
     int nused;
 };
@@ -109,7 +110,6 @@ SlotPool *pool_for(LocalInsertState *st, Relation rel) {
     SlotPool *p = &st->pools[st->npools++];
     p->desc = desc;
     p->ops = ops;
-    p->slots = static_cast<TupleTableSlot **>(palloc0(sizeof(TupleTableSlot *) * kMaxBufferedRows));
     return p;
 }
 
@@ -215,6 +215,13 @@ void add_row(LocalInsertState *st, int idx, const Datum *values, const bool *nul
     SlotPool *pool = s->pool;
     if (pool->nused == pool->nmade) {
         MemoryContext old = MemoryContextSwitchTo(st->cxt);
+        if (pool->nmade == pool->capacity) {
+            // a single-row INSERT needs one slot, a COPY kMaxBufferedRows
+            int cap = pool->capacity == 0 ? 16 : std::min(pool->capacity * 2, kMaxBufferedRows);
+            size_t size = sizeof(TupleTableSlot *) * cap;
+            pool->slots = static_cast<TupleTableSlot **>(pool->slots ? repalloc(pool->slots, size) : palloc(size));
+            pool->capacity = cap;
+        }
         pool->slots[pool->nmade++] = MakeSingleTupleTableSlot(pool->desc, pool->ops);
         MemoryContextSwitchTo(old);
     }
@@ -233,13 +240,9 @@ void add_row(LocalInsertState *st, int idx, const Datum *values, const bool *nul
     if (s->nbuffered == s->capacity) {
         int cap = s->capacity == 0 ? 16 : std::min(s->capacity * 2, kMaxBufferedRows);
         MemoryContext old = MemoryContextSwitchTo(st->cxt);
-        if (s->capacity == 0) {
-            s->batch = static_cast<TupleTableSlot **>(palloc(sizeof(TupleTableSlot *) * cap));
-            s->linenos = static_cast<uint64 *>(palloc(sizeof(uint64) * cap));
-        } else {
-            s->batch = static_cast<TupleTableSlot **>(repalloc(s->batch, sizeof(TupleTableSlot *) * cap));
-            s->linenos = static_cast<uint64 *>(repalloc(s->linenos, sizeof(uint64) * cap));
-        }
+        size_t size = sizeof(TupleTableSlot *) * cap, lsize = sizeof(uint64) * cap;
+        s->batch = static_cast<TupleTableSlot **>(s->batch ? repalloc(s->batch, size) : palloc(size));
+        s->linenos = static_cast<uint64 *>(s->linenos ? repalloc(s->linenos, lsize) : palloc(lsize));
         MemoryContextSwitchTo(old);
         s->capacity = cap;
     }
