@@ -17,15 +17,17 @@ namespace {
 constexpr int kMaxBufferedRows = 1000;
 constexpr Size kMaxBufferedBytes = 65536;
 
-// Slots for the shards that share one physical row layout (normally all of them): a slot holds
-// rows of any shard whose descriptor stores and reads values the same way.
+// Slots for the shards that share one physical row layout (normally all of them): a slot serves
+// any shard whose descriptor stores and reads values the same way. A buffered row is only its
+// formed tuple (~t_len bytes); slots are taken for one shard at a time when the batch is stored,
+// so the few in use stay in the CPU caches.
 struct SlotPool {
-    TupleDesc desc;  // the descriptor of the first shard that used the pool
-    const TupleTableSlotOps *ops;
-    TupleTableSlot **slots;  // room for `capacity` (grows to kMaxBufferedRows), nmade made so far
+    TupleDesc desc;                // the descriptor of the first shard that used the pool
+    const TupleTableSlotOps *ops;  // the table AM's slot type (part of the key)
+    TupleTableSlot *check;         // virtual: one row's values, checked, then formed into a tuple
+    TupleTableSlot **slots;        // for table_multi_insert: room for `capacity`, nmade made so far
     int capacity;
     int nmade;
-    int nused;
 };
 
 struct LocalShard {
@@ -36,8 +38,8 @@ struct LocalShard {
     int natts;
     int *map;  // shard attribute (0-based) -> row attribute (0-based), -1: none
     SlotPool *pool;
-    TupleTableSlot **batch;  // this shard's rows of the current batch (slots of its pool)
-    uint64 *linenos;         // their COPY line numbers
+    HeapTuple *batch;  // this shard's rows of the current batch (in cxt, freed by the slots once stored)
+    uint64 *linenos;   // their COPY line numbers
     int capacity;
     int nbuffered;
 };
@@ -110,6 +112,7 @@ SlotPool *pool_for(LocalInsertState *st, Relation rel) {
     SlotPool *p = &st->pools[st->npools++];
     p->desc = desc;
     p->ops = ops;
+    p->check = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
     return p;
 }
 
@@ -169,24 +172,46 @@ void flush_shard(LocalInsertState *st, LocalShard *s) {
     const int n = s->nbuffered;
     EState *estate = st->estate;
     CopyFromState copy = st->copy;
+    SlotPool *pool = s->pool;
+    if (pool->nmade < n) {
+        MemoryContext old = MemoryContextSwitchTo(st->cxt);
+        if (pool->capacity < n) {
+            int cap = std::max(n, std::min(std::max(pool->capacity * 2, 16), kMaxBufferedRows));
+            size_t size = sizeof(TupleTableSlot *) * cap;
+            pool->slots = static_cast<TupleTableSlot **>(pool->slots ? repalloc(pool->slots, size) : palloc(size));
+            pool->capacity = cap;
+        }
+        // Heap: plain heap-tuple slots take our tuples as they are (a buffer-heap slot would copy them).
+        const TupleTableSlotOps *ops = pool->ops == &TTSOpsBufferHeapTuple ? &TTSOpsHeapTuple : pool->ops;
+        while (pool->nmade < n) pool->slots[pool->nmade++] = MakeSingleTupleTableSlot(pool->desc, ops);
+        MemoryContextSwitchTo(old);
+    }
+    TupleTableSlot **slots = pool->slots;
+    for (int i = 0; i < n; i++) {
+        // The slot owns the tuple from now on (frees it when cleared).
+        if (TTS_IS_HEAPTUPLE(slots[i]))
+            ExecStoreHeapTuple(s->batch[i], slots[i], true);
+        else
+            ExecForceStoreHeapTuple(s->batch[i], slots[i], true);
+    }
+    s->nbuffered = 0;
     if (st->nbuffered == 1 && !st->bistate) {
-        table_tuple_insert(s->rel, s->batch[0], st->cid, 0, NULL);
+        table_tuple_insert(s->rel, slots[0], st->cid, 0, NULL);
     } else {
         if (!st->bistate) st->bistate = GetBulkInsertState();
-        table_multi_insert(s->rel, s->batch, n, st->cid, 0, st->bistate);
+        table_multi_insert(s->rel, slots, n, st->cid, 0, st->bistate);
         ReleaseBulkInsertStatePin(st->bistate);
     }
     for (int i = 0; i < n; i++) {
         if (s->rri->ri_NumIndices > 0) {
             if (copy) copy->cur_lineno = s->linenos[i];
-            List *recheck = ExecInsertIndexTuples(s->rri, s->batch[i], estate, false, false, NULL, NIL);
+            List *recheck = ExecInsertIndexTuples(s->rri, slots[i], estate, false, false, NULL, NIL);
             list_free(recheck);
         }
         ResetPerTupleExprContext(estate);
-        ExecClearTuple(s->batch[i]);
+        ExecClearTuple(slots[i]);
     }
     st->rows += n;
-    s->nbuffered = 0;
 }
 
 // Stores the batch: every shard that has rows in it, in the order of their first row.
@@ -204,7 +229,6 @@ void flush_all(LocalInsertState *st) {
         copy->cur_lineno = lineno;
         copy->line_buf_valid = true;
     }
-    for (int i = 0; i < st->npools; i++) st->pools[i].nused = 0;
     st->npending = 0;
     st->nbuffered = 0;
     st->bytes = 0;
@@ -213,19 +237,7 @@ void flush_all(LocalInsertState *st) {
 void add_row(LocalInsertState *st, int idx, const Datum *values, const bool *nulls) {
     LocalShard *s = &st->shards[idx];
     SlotPool *pool = s->pool;
-    if (pool->nused == pool->nmade) {
-        MemoryContext old = MemoryContextSwitchTo(st->cxt);
-        if (pool->nmade == pool->capacity) {
-            // a single-row INSERT needs one slot, a COPY kMaxBufferedRows
-            int cap = pool->capacity == 0 ? 16 : std::min(pool->capacity * 2, kMaxBufferedRows);
-            size_t size = sizeof(TupleTableSlot *) * cap;
-            pool->slots = static_cast<TupleTableSlot **>(pool->slots ? repalloc(pool->slots, size) : palloc(size));
-            pool->capacity = cap;
-        }
-        pool->slots[pool->nmade++] = MakeSingleTupleTableSlot(pool->desc, pool->ops);
-        MemoryContextSwitchTo(old);
-    }
-    TupleTableSlot *slot = pool->slots[pool->nused];
+    TupleTableSlot *slot = pool->check;
     ExecClearTuple(slot);
     for (int j = 0; j < s->natts; j++) {
         int m = s->map[j];
@@ -234,23 +246,25 @@ void add_row(LocalInsertState *st, int idx, const Datum *values, const bool *nul
     }
     ExecStoreVirtualTuple(slot);
     if (s->rel->rd_att->constr) ExecConstraints(s->rri, slot, st->estate);
-    // The slot must own its data until the batch is stored: the caller's values may not live that long.
-    ExecMaterializeSlot(slot);
-    pool->nused++;
+    // The row must own its data until the batch is stored: the caller's values may not live that long.
+    MemoryContext old = MemoryContextSwitchTo(st->cxt);
+    HeapTuple tuple = heap_form_tuple(pool->desc, slot->tts_values, slot->tts_isnull);
+    MemoryContextSwitchTo(old);
+    ExecClearTuple(slot);
     if (s->nbuffered == s->capacity) {
         int cap = s->capacity == 0 ? 16 : std::min(s->capacity * 2, kMaxBufferedRows);
-        MemoryContext old = MemoryContextSwitchTo(st->cxt);
-        size_t size = sizeof(TupleTableSlot *) * cap, lsize = sizeof(uint64) * cap;
-        s->batch = static_cast<TupleTableSlot **>(s->batch ? repalloc(s->batch, size) : palloc(size));
+        old = MemoryContextSwitchTo(st->cxt);
+        size_t size = sizeof(HeapTuple) * cap, lsize = sizeof(uint64) * cap;
+        s->batch = static_cast<HeapTuple *>(s->batch ? repalloc(s->batch, size) : palloc(size));
         s->linenos = static_cast<uint64 *>(s->linenos ? repalloc(s->linenos, lsize) : palloc(lsize));
         MemoryContextSwitchTo(old);
         s->capacity = cap;
     }
     if (s->nbuffered == 0) st->pending[st->npending++] = idx;
     s->linenos[s->nbuffered] = st->copy ? st->copy->cur_lineno : 0;
-    s->batch[s->nbuffered++] = slot;
+    s->batch[s->nbuffered++] = tuple;
     st->nbuffered++;
-    st->bytes += TTS_IS_BUFFERTUPLE(slot) ? reinterpret_cast<HeapTupleTableSlot *>(slot)->tuple->t_len : 128;
+    st->bytes += tuple->t_len;
     ResetPerTupleExprContext(st->estate);
     if (st->nbuffered >= kMaxBufferedRows || st->bytes >= kMaxBufferedBytes) flush_all(st);
 }
@@ -262,6 +276,7 @@ void finish_state(LocalInsertState *st) {
         SlotPool *p = &st->pools[i];
         for (int k = 0; k < p->nmade; k++) ExecDropSingleTupleTableSlot(p->slots[k]);
         p->nmade = 0;
+        ExecDropSingleTupleTableSlot(p->check);
     }
     st->npools = 0;
     for (int i = 0; i < st->nshards; i++) {
