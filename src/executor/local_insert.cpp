@@ -195,13 +195,17 @@ void flush_shard(LocalInsertState *st, LocalShard *s) {
             ExecForceStoreHeapTuple(s->batch[i], slots[i], true);
     }
     s->nbuffered = 0;
-    if (st->nbuffered == 1 && !st->bistate) {
+    if (!st->bistate && st->nbuffered > 1) st->bistate = GetBulkInsertState();
+    // table_multi_insert may leak (heap's allocates an array per call and keeps it): into the
+    // per-tuple context, reset below, not the caller's context for the whole statement.
+    MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+    if (!st->bistate) {
         table_tuple_insert(s->rel, slots[0], st->cid, 0, NULL);
     } else {
-        if (!st->bistate) st->bistate = GetBulkInsertState();
         table_multi_insert(s->rel, slots, n, st->cid, 0, st->bistate);
         ReleaseBulkInsertStatePin(st->bistate);
     }
+    MemoryContextSwitchTo(old);
     for (int i = 0; i < n; i++) {
         if (s->rri->ri_NumIndices > 0) {
             if (copy) copy->cur_lineno = s->linenos[i];
