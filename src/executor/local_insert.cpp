@@ -24,8 +24,10 @@ constexpr Size kMaxBufferedBytes = 65536;
 struct SlotPool {
     TupleDesc desc;                // the descriptor of the first shard that used the pool
     const TupleTableSlotOps *ops;  // the table AM's slot type (part of the key)
-    TupleTableSlot *check;         // virtual: one row's values, checked, then formed into a tuple
-    TupleTableSlot **slots;        // for table_multi_insert: room for `capacity`, nmade made so far
+    // For table_multi_insert: room for `capacity`, nmade (>= 1) made so far. Idle between stores,
+    // slots[0] also holds each row's values while they are checked and formed into a tuple (one
+    // slot for a single-row INSERT).
+    TupleTableSlot **slots;
     int capacity;
     int nmade;
 };
@@ -112,7 +114,11 @@ SlotPool *pool_for(LocalInsertState *st, Relation rel) {
     SlotPool *p = &st->pools[st->npools++];
     p->desc = desc;
     p->ops = ops;
-    p->check = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+    p->capacity = 16;
+    p->slots = static_cast<TupleTableSlot **>(palloc(sizeof(TupleTableSlot *) * p->capacity));
+    // Heap: plain heap-tuple slots take our tuples as they are (a buffer-heap slot would copy them).
+    p->slots[0] = MakeSingleTupleTableSlot(desc, ops == &TTSOpsBufferHeapTuple ? &TTSOpsHeapTuple : ops);
+    p->nmade = 1;
     return p;
 }
 
@@ -176,14 +182,12 @@ void flush_shard(LocalInsertState *st, LocalShard *s) {
     if (pool->nmade < n) {
         MemoryContext old = MemoryContextSwitchTo(st->cxt);
         if (pool->capacity < n) {
-            int cap = std::max(n, std::min(std::max(pool->capacity * 2, 16), kMaxBufferedRows));
-            size_t size = sizeof(TupleTableSlot *) * cap;
-            pool->slots = static_cast<TupleTableSlot **>(pool->slots ? repalloc(pool->slots, size) : palloc(size));
+            int cap = std::max(n, std::min(pool->capacity * 2, kMaxBufferedRows));
+            pool->slots = static_cast<TupleTableSlot **>(repalloc(pool->slots, sizeof(TupleTableSlot *) * cap));
             pool->capacity = cap;
         }
-        // Heap: plain heap-tuple slots take our tuples as they are (a buffer-heap slot would copy them).
-        const TupleTableSlotOps *ops = pool->ops == &TTSOpsBufferHeapTuple ? &TTSOpsHeapTuple : pool->ops;
-        while (pool->nmade < n) pool->slots[pool->nmade++] = MakeSingleTupleTableSlot(pool->desc, ops);
+        while (pool->nmade < n)
+            pool->slots[pool->nmade++] = MakeSingleTupleTableSlot(pool->desc, pool->slots[0]->tts_ops);
         MemoryContextSwitchTo(old);
     }
     TupleTableSlot **slots = pool->slots;
@@ -241,7 +245,7 @@ void flush_all(LocalInsertState *st) {
 void add_row(LocalInsertState *st, int idx, const Datum *values, const bool *nulls) {
     LocalShard *s = &st->shards[idx];
     SlotPool *pool = s->pool;
-    TupleTableSlot *slot = pool->check;
+    TupleTableSlot *slot = pool->slots[0];
     ExecClearTuple(slot);
     for (int j = 0; j < s->natts; j++) {
         int m = s->map[j];
@@ -280,7 +284,6 @@ void finish_state(LocalInsertState *st) {
         SlotPool *p = &st->pools[i];
         for (int k = 0; k < p->nmade; k++) ExecDropSingleTupleTableSlot(p->slots[k]);
         p->nmade = 0;
-        ExecDropSingleTupleTableSlot(p->check);
     }
     st->npools = 0;
     for (int i = 0; i < st->nshards; i++) {
