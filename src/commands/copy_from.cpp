@@ -100,6 +100,7 @@ uint64_t copy_from(CopyStmt *copy, Oid relid, const char *query_string) {
     const char *dist_name = t.dist_column.c_str();
 
     exec::ShardRouter router(t, desc, writes::statement_is_whole_transaction(0));
+    router.copy_state = cstate;
     {
         ErrorContextScope copy_context(CopyFromErrorCallback, cstate);
         for (;;) {
@@ -115,6 +116,7 @@ uint64_t copy_from(CopyStmt *copy, Oid relid, const char *query_string) {
             router.add(values, nulls);
             if ((router.rows_added() & 1023) == 0) pg::call([] { CHECK_FOR_INTERRUPTS(); });
         }
+        router.flush_local();
     }
     uint64_t stored = router.finish();
     pg::call([&] { EndCopyFrom(cstate); });

@@ -18,12 +18,15 @@
 //    it is the only one (remote_transaction.cpp): prepared before our commit, committed after.
 //  * How. INSERT / COPY rows (exec::ShardRouter) go straight into the shard relations: one
 //    ResultRelInfo per shard opened on first use (RowExclusiveLock, INSERT privilege checked on the
-//    shard like a node would), NOT NULL and CHECK constraints by ExecConstraints, rows buffered per
-//    shard and stored with table_multi_insert (one row: table_tuple_insert), then their index
-//    entries by ExecInsertIndexTuples (UNIQUE / PRIMARY KEY violations raise the usual 23505). No
-//    text formatting, no parse, no plan. A shard that has triggers (foreign keys and deferred
-//    unique constraints are triggers too) or row-level security is not written this way: its rows
-//    become INSERT statements run here through SPI, like ON CONFLICT inserts, UPDATE and DELETE.
+//    shard like a node would), NOT NULL and CHECK constraints by ExecConstraints as each row
+//    arrives, rows buffered in one batch for all shards (COPY's budget for one table: 1000 rows or
+//    64 kB) and, when it is full, stored shard by shard with table_multi_insert (one row:
+//    table_tuple_insert) through one bulk-insert buffer ring, then their index entries by
+//    ExecInsertIndexTuples (UNIQUE / PRIMARY KEY violations raise the usual 23505, with the row's
+//    line for COPY). No text formatting, no parse, no plan. A shard that has triggers (foreign
+//    keys and deferred unique constraints are triggers too) or row-level security is not written
+//    this way: its rows become INSERT statements run here through SPI, like ON CONFLICT inserts,
+//    UPDATE and DELETE.
 //  * Boundary. Everything that can ereport runs in the POD-only functions of local_insert.cpp, each
 //    under one pg::call; the C++ object only holds a pointer to their palloc'd state. After an
 //    error the relations and buffer pins are released by PostgreSQL's resource owners at abort,
@@ -52,9 +55,13 @@ public:
     // Opens the shard if needed; false when its rows must go through SQL statements instead
     // (triggers, row-level security).
     bool direct(int shard_index);
-    // Stores one row (direct(shard_index) must have said yes); may flush that shard's buffer.
+    // Rows come from this COPY: errors raised while a batch is stored name the failing row's line.
+    void set_copy(CopyFromState copy);
+    // Buffers one row (direct(shard_index) must have said yes); may store the batch.
     void add(int shard_index, const Datum *values, const bool *nulls);
-    // Flushes every buffer and closes the shards; returns the number of rows stored.
+    // Stores the batch now.
+    void flush();
+    // Stores the batch and closes the shards; returns the number of rows stored.
     uint64_t finish();
 
 private:

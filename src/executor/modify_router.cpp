@@ -207,7 +207,10 @@ void ShardRouter::add(const Datum *values, const bool *nulls) {
     if (local_node_ >= 0 && table_.shards[idx].nodeid == local_node_) {
         xact::note_local_write();
         if (!statement_suffix) {
-            if (!local_) local_ = std::make_unique<LocalShardInserter>(table_, desc_, cxt_);
+            if (!local_) {
+                local_ = std::make_unique<LocalShardInserter>(table_, desc_, cxt_);
+                local_->set_copy(copy_state);
+            }
             if (local_->direct(idx)) {
                 local_->add(idx, values, nulls);
                 return;
@@ -358,6 +361,10 @@ void ShardRouter::wait_copy(NodeStream &ns) {
         throw;
     }
     ns.in_flight = false;
+}
+
+void ShardRouter::flush_local() {
+    if (local_) local_->flush();
 }
 
 uint64_t ShardRouter::finish() {

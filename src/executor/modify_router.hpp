@@ -44,6 +44,9 @@ public:
 
     // Routes one row (values/nulls indexed like desc's attributes). May ship data to nodes.
     void add(const Datum *values, const bool *nulls);
+    // Stores the rows buffered for the coordinator's own shards (COPY calls it while its error
+    // context still names lines; finish() does it otherwise).
+    void flush_local();
     // Ships everything; returns the number of rows the shards reported stored.
     uint64_t finish();
     uint64_t rows_added() const { return rows_added_; }
@@ -55,6 +58,9 @@ public:
     std::string statement_alias;
     // Receives result rows of statements sent with a suffix that has RETURNING.
     std::function<void(PGresult *)> on_rows;
+    // COPY only: the COPY the rows come from (rows stored locally in batches report their own line
+    // on errors).
+    CopyFromState copy_state = nullptr;
 
     struct Column;
     struct NodeStream;

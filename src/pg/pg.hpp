@@ -51,6 +51,7 @@ extern "C" {
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
+#include "commands/copyfrom_internal.h"  // CopyFromStateData: line numbers of rows stored in batches
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/event_trigger.h"
