@@ -8,7 +8,9 @@
 # The raw rows carry timestamps up to 30 minutes ahead, so that the dashboard's "last 5 minutes"
 # filter keeps every row during the whole run: every measurement aggregates all ROWS rows.
 # Settings: ROWS (default 1000000), WORKERS (0: single node, shards on the coordinator; 2: two
-# workers), REPEAT (timed runs per query, median reported). Report: bench/results/query-<rows>-<workers>w.txt
+# workers), REPEAT (timed runs per query, median reported), BENCH_CONF (postgresql.conf lines for
+# every node, replacing the defaults below; e.g. BENCH_CONF=" " runs PostgreSQL's own defaults),
+# OUT (report file). Report: bench/results/query-<rows>-<workers>w.txt unless OUT says otherwise
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
@@ -16,11 +18,12 @@ WORKERS=${WORKERS:-0}
 REPEAT=${REPEAT:-5}
 source test/cluster.sh
 cluster_install
-ROLLUP_EXTRA_CONF="shared_buffers = 512MB
+BENCH_CONF=${BENCH_CONF:-"shared_buffers = 512MB
 max_parallel_workers_per_gather = 2
 work_mem = 64MB
-jit = off" cluster_start "$WORKERS"
-out=bench/results/query-${ROWS}-${WORKERS}w.txt
+jit = off"}
+ROLLUP_EXTRA_CONF="$BENCH_CONF" cluster_start "$WORKERS"
+out=${OUT:-bench/results/query-${ROWS}-${WORKERS}w.txt}
 psql_c() { cluster_psql "$COORDINATOR_PORT" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 echo "loading $ROWS rows ($WORKERS workers)" >&2
@@ -119,7 +122,8 @@ peak_mem_mb() {
 
 {
     echo "rollup query benchmark: $ROWS raw rows, $WORKERS workers, 32 shards, $(nproc) cores, median of $REPEAT"
-    echo "date: $(date -u +%FT%TZ)"
+    echo "date: $(date -u +%FT%TZ); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "settings: $(echo "$BENCH_CONF" | tr '\n' ';' | sed 's/;$//')"
     d=$(median_ms "" "$(dashboard http_request)")
     p0=$(median_ms "SET max_parallel_workers_per_gather = 0;" "$(dashboard plain_request)")
     p2=$(median_ms "SET max_parallel_workers_per_gather = 2;" "$(dashboard plain_request)")
