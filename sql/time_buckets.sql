@@ -84,6 +84,7 @@ SELECT rollup.deparse_for_shard($$SELECT date_trunc('minute', t), count(*) FROM 
                                   WHERE date_trunc('minute', t) <@ tstzrange('2024-01-01 10:00', '2024-01-01 10:05', '(]')
                                   GROUP BY 1$$, 0);
 -- a grouped target list keeps its comparison (t is not grouped there); timestamp without time zone
+-- is left alone (its date_trunc is immutable: expression indexes are built on it)
 SELECT rollup.deparse_for_shard($$SELECT date_trunc('minute', t) > '2024-01-01' AS late, count(*) FROM dist.ev
                                   GROUP BY date_trunc('minute', t)$$, 0);
 SELECT rollup.deparse_for_shard($$SELECT date_trunc('day', ts) FROM dist.ev WHERE date_trunc('day', ts) < '2024-01-01 12:00'$$, 0);

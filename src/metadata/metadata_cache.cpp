@@ -145,6 +145,14 @@ void load() {
         Oid fn = t->hash_func;
         FmgrInfo *finfo = &t->hash_finfo;
         pg::call([&] { fmgr_info_cxt(fn, finfo, CacheMemoryContext); });
+        DistTable *tp = t.get();
+        pg::call([&] {
+            Oid opclass = GetDefaultOpClass(tp->dist_type, HASH_AM_OID);
+            if (!OidIsValid(opclass)) return;
+            tp->hash_family = get_opclass_family(opclass);
+            tp->hash_input_type = get_opclass_input_type(opclass);
+            tp->hash_eqop = get_opfamily_member(tp->hash_family, tp->dist_type, tp->dist_type, HTEqualStrategyNumber);
+        });
         t->shards.resize(t->shard_count);
         fresh.tables[t->relid] = std::move(t);
     }
@@ -295,13 +303,11 @@ int shard_index_for_value(const DistTable &t, Datum value) {
 }
 
 Oid pruning_hash_func(const DistTable &t, Oid opno, Oid type) {
-    Oid dist_type = t.dist_type, own = t.hash_func;
+    Oid family = t.hash_family, coltype = t.hash_input_type, own = t.hash_func;  // coltype: text for varchar
+    if (!OidIsValid(family)) return InvalidOid;
+    if (opno == t.hash_eqop && (type == t.dist_type || type == coltype)) return own;  // the common case, no lookups
     return pg::call([&]() -> Oid {
-        Oid opclass = GetDefaultOpClass(dist_type, HASH_AM_OID);
-        if (!OidIsValid(opclass)) return InvalidOid;
-        Oid family = get_opclass_family(opclass);
         if (!op_in_opfamily(opno, family)) return InvalidOid;
-        Oid coltype = get_opclass_input_type(opclass);  // text for a varchar column
         Oid lefttype, righttype;
         int strategy;
         get_op_opfamily_properties(opno, family, false, &strategy, &lefttype, &righttype);

@@ -35,6 +35,12 @@ struct DistTable {
     Oid dist_type = InvalidOid;
     Oid dist_collation = InvalidOid;
     Oid hash_func = InvalidOid;
+    // The default hash operator class of the column's type, looked up once with the cache (a
+    // catalog scan, too slow for every planned query): its family, input type (text for a varchar
+    // column) and equality for the column's own type.
+    Oid hash_family = InvalidOid;
+    Oid hash_input_type = InvalidOid;
+    Oid hash_eqop = InvalidOid;
     int shard_count = 0;
     int colocationid = 0;
     std::vector<ShardInfo> shards;  // by shard index

@@ -407,12 +407,7 @@ Pushdown plan_pushdown(Query *q) {
             break;
         }
     }
-    Oid type = a.rep->dist_type;
-    a.eqop = pg::call([&] {
-        Oid opclass = GetDefaultOpClass(type, HASH_AM_OID);
-        return OidIsValid(opclass) ? get_opfamily_member(get_opclass_family(opclass), type, type, HTEqualStrategyNumber)
-                                   : InvalidOid;
-    });
+    a.eqop = a.rep->hash_eqop;
     if (!OidIsValid(a.eqop)) return none;
     group_rels(a, reinterpret_cast<Node *>(q->jointree), false);
     if (!a.ok || static_cast<int>(a.rels.size()) != nrels) return none;

@@ -99,7 +99,10 @@ Node *mutate(Node *node, Ctx *ctx);
 int64 trunc_unit(Node *node, bool *with_tz, Node **arg) {
     if (!node || !IsA(node, FuncExpr)) return 0;
     FuncExpr *f = reinterpret_cast<FuncExpr *>(node);
-    if (f->funcid != F_DATE_TRUNC_TEXT_TIMESTAMPTZ && f->funcid != F_DATE_TRUNC_TEXT_TIMESTAMP) return 0;
+    // Only the timestamptz form: date_trunc on timestamp without time zone is immutable, so users
+    // index it (often as date_trunc('minute', t AT TIME ZONE 'UTC')), and a rewritten expression
+    // would no longer match such an index; it also costs no zone lookup to begin with.
+    if (f->funcid != F_DATE_TRUNC_TEXT_TIMESTAMPTZ) return 0;
     if (list_length(f->args) != 2) return 0;
     Node *u = static_cast<Node *>(linitial(f->args));
     if (!IsA(u, Const) || reinterpret_cast<Const *>(u)->constisnull ||

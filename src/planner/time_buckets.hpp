@@ -7,9 +7,10 @@
 // statement is folded for execution (constants known), fold_for_execution / the scan's folding
 // rewrite, in the session's time zone:
 //  * date_trunc('minute' | 'hour' | 'second' | 'milliseconds' | 'microseconds', x) into
-//    date_bin(<unit>, x, '2000-01-01 00:00+00'), pure arithmetic. For timestamptz only when every
-//    UTC offset of the zone (from where it became aligned; CASE on x before that) is a multiple of
-//    the unit; for timestamp without time zone always (and also for 'day').
+//    date_bin(<unit>, x, '2000-01-01 00:00+00'), pure arithmetic, when every UTC offset of the
+//    session's zone (from where it became aligned; CASE on x before that) is a multiple of the
+//    unit. Only on timestamptz: date_trunc on timestamp without time zone is immutable and may be
+//    what an expression index is built on, which a rewritten expression would no longer match.
 //  * date_trunc(unit, x) <op> constant (op: < <= = >= >) into a plain comparison of x with a bound
 //    computed here, so the filter costs one comparison and can use an index on x.
 // What a zone's offsets are comes from PostgreSQL's own zone data (pg_next_dst_boundary), scanned
