@@ -69,5 +69,11 @@ INSERT INTO ex_vc SELECT 'k' || g, g FROM generate_series(1, 20) g;
 EXPLAIN (COSTS OFF) SELECT n FROM ex_vc WHERE k = 'k5';
 SELECT n FROM ex_vc WHERE k = 'k5';
 SELECT n FROM ex_vc WHERE k = 'k6'::text;
-DROP TABLE ex_big, ex_vc;
+-- co-located tables joined on a varchar distribution column: the join runs on the shards
+CREATE TABLE ex_vc2 (k varchar(10), m int);
+SELECT create_distributed_table('ex_vc2', 'k', colocate_with => 'ex_vc');
+INSERT INTO ex_vc2 SELECT 'k' || g, g * 10 FROM generate_series(1, 20, 2) g;
+EXPLAIN (COSTS OFF) SELECT a.k, a.n, b.m FROM ex_vc a JOIN ex_vc2 b ON a.k = b.k;
+SELECT a.k, a.n, b.m FROM ex_vc a JOIN ex_vc2 b ON a.k = b.k ORDER BY a.n;
+DROP TABLE ex_big, ex_vc, ex_vc2;
 DROP TABLE ex_events, ex_sites;

@@ -151,7 +151,8 @@ void load() {
             if (!OidIsValid(opclass)) return;
             tp->hash_family = get_opclass_family(opclass);
             tp->hash_input_type = get_opclass_input_type(opclass);
-            tp->hash_eqop = get_opfamily_member(tp->hash_family, tp->dist_type, tp->dist_type, HTEqualStrategyNumber);
+            tp->hash_eqop =
+                get_opfamily_member(tp->hash_family, tp->hash_input_type, tp->hash_input_type, HTEqualStrategyNumber);
         });
         t->shards.resize(t->shard_count);
         fresh.tables[t->relid] = std::move(t);

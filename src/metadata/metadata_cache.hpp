@@ -37,7 +37,7 @@ struct DistTable {
     Oid hash_func = InvalidOid;
     // The default hash operator class of the column's type, looked up once with the cache (a
     // catalog scan, too slow for every planned query): its family, input type (text for a varchar
-    // column) and equality for the column's own type.
+    // column) and the family's equality for that input type (texteq for a varchar column).
     Oid hash_family = InvalidOid;
     Oid hash_input_type = InvalidOid;
     Oid hash_eqop = InvalidOid;
