@@ -1,4 +1,5 @@
 // See time_buckets.hpp (what and when) and core/time_bucket.hpp (why it is exact).
+#include <initializer_list>
 #include <vector>
 
 #include "core/time_bucket.hpp"
@@ -16,19 +17,6 @@ constexpr int64 kUsecHour = INT64CONST(3600000000);
 constexpr int64 kUnixToPostgres = INT64CONST(946684800);  // seconds from 1970-01-01 to 2000-01-01 UTC
 
 // ---- the zone's offsets (plain C++; pg_next_dst_boundary and pg_localtime never ereport) ----
-
-// Whether local times of the zone are UTC plus its offset (no leap-second corrections, as in the
-// "right/" zones): checked on a few instants, 1980 to 2017.
-bool zone_has_plain_seconds(const pg_tz *tz) {
-    for (pg_time_t t : {pg_time_t(315532800), pg_time_t(946684800), pg_time_t(1483228800)}) {
-        struct pg_tm *tm = pg_localtime(&t, tz);
-        if (!tm) return false;
-        int64 days = date2j(tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday) - UNIX_EPOCH_JDATE;
-        int64 naive = days * 86400 + tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec;
-        if (naive - tm->tm_gmtoff != t) return false;
-    }
-    return true;
-}
 
 // The zone's offsets from 1900 on, far enough that only its periodic rules remain.
 core::OffsetHistory zone_history(const pg_tz *tz, bool *from_beginning) {
@@ -76,8 +64,10 @@ struct ZoneFacts {
 };
 
 ZoneFacts compute_facts(const pg_tz *tz) {
+    // Local time is UTC plus the offset: PostgreSQL refuses zones with leap seconds
+    // (pg_tz_acceptable), so a zone's offsets are all there is to know.
     ZoneFacts f{tz, DT_NOEND, DT_NOEND, DT_NOEND};
-    if (!tz || !zone_has_plain_seconds(tz)) return f;
+    if (!tz) return f;
     bool from_beginning = false;
     core::OffsetHistory h = zone_history(tz, &from_beginning);
     f.t0_second = h.complete ? DT_NOBEGIN : DT_NOEND;  // offsets are whole seconds
@@ -96,14 +86,13 @@ struct Ctx {
 Node *mutate(Node *node, Ctx *ctx);
 
 // A date_trunc call this can rewrite: its unit in microseconds and argument; 0 if not.
-int64 trunc_unit(Node *node, bool *with_tz, Node **arg) {
+// Only the timestamptz form: date_trunc on timestamp without time zone is immutable, so users index
+// it (often as date_trunc('minute', t AT TIME ZONE 'UTC')), and a rewritten expression would no
+// longer match such an index; it also costs no zone lookup to begin with.
+int64 trunc_unit(Node *node, Node **arg) {
     if (!node || !IsA(node, FuncExpr)) return 0;
     FuncExpr *f = reinterpret_cast<FuncExpr *>(node);
-    // Only the timestamptz form: date_trunc on timestamp without time zone is immutable, so users
-    // index it (often as date_trunc('minute', t AT TIME ZONE 'UTC')), and a rewritten expression
-    // would no longer match such an index; it also costs no zone lookup to begin with.
-    if (f->funcid != F_DATE_TRUNC_TEXT_TIMESTAMPTZ) return 0;
-    if (list_length(f->args) != 2) return 0;
+    if (f->funcid != F_DATE_TRUNC_TEXT_TIMESTAMPTZ || list_length(f->args) != 2) return 0;
     Node *u = static_cast<Node *>(linitial(f->args));
     if (!IsA(u, Const) || reinterpret_cast<Const *>(u)->constisnull ||
         reinterpret_cast<Const *>(u)->consttype != TEXTOID)
@@ -116,65 +105,60 @@ int64 trunc_unit(Node *node, bool *with_tz, Node **arg) {
     int type = DecodeUnits(0, low, &val);
     pfree(low);
     if (type != UNITS) return 0;
-    *with_tz = f->funcid == F_DATE_TRUNC_TEXT_TIMESTAMPTZ;
     *arg = x;
-    switch (val) {
+    switch (val) {  // not days and longer: they follow the zone's calendar
         case DTK_MICROSEC: return 1;
         case DTK_MILLISEC: return 1000;
         case DTK_SECOND: return USECS_PER_SEC;
         case DTK_MINUTE: return kUsecMinute;
         case DTK_HOUR: return kUsecHour;
-        case DTK_DAY: return *with_tz ? 0 : USECS_PER_DAY;  // timestamptz days follow the zone's calendar
         default: return 0;
     }
 }
 
 // From when date_trunc(unit, x) equals the epoch-aligned floor of x.
-int64 t0_for(int64 unit, bool with_tz, const TimeBucketContext *tb) {
-    if (!with_tz) return DT_NOBEGIN;
+int64 t0_for(int64 unit, const TimeBucketContext *tb) {
     if (unit == kUsecHour) return tb->t0_hour;
     if (unit == kUsecMinute) return tb->t0_minute;
     return tb->t0_second;
 }
 
-Const *ts_const(int64 v, bool with_tz) {
-    return makeConst(with_tz ? TIMESTAMPTZOID : TIMESTAMPOID, -1, InvalidOid, sizeof(int64), Int64GetDatum(v), false,
-                     FLOAT8PASSBYVAL);
+Const *tstz_const(int64 v) {
+    return makeConst(TIMESTAMPTZOID, -1, InvalidOid, sizeof(int64), Int64GetDatum(v), false, FLOAT8PASSBYVAL);
 }
 
-Expr *compare(Node *x, int64 v, bool with_tz, bool ge) {
-    Oid opno = with_tz ? (ge ? 1325 : 1322) : (ge ? 2065 : 2062);
-    Oid fn = with_tz ? (ge ? F_TIMESTAMPTZ_GE : F_TIMESTAMPTZ_LT) : (ge ? F_TIMESTAMP_GE : F_TIMESTAMP_LT);
-    OpExpr *op = reinterpret_cast<OpExpr *>(
-        make_opclause(opno, BOOLOID, false, static_cast<Expr *>(copyObjectImpl(x)),
-                      reinterpret_cast<Expr *>(ts_const(v, with_tz)), InvalidOid, InvalidOid));
-    op->opfuncid = fn;
+// x >= v (ge) or x < v
+Expr *compare(Node *x, int64 v, bool ge) {
+    OpExpr *op = reinterpret_cast<OpExpr *>(make_opclause(ge ? 1325 : 1322, BOOLOID, false,
+                                                          static_cast<Expr *>(copyObjectImpl(x)),
+                                                          reinterpret_cast<Expr *>(tstz_const(v)), InvalidOid,
+                                                          InvalidOid));
+    op->opfuncid = ge ? F_TIMESTAMPTZ_GE : F_TIMESTAMPTZ_LT;
     return reinterpret_cast<Expr *>(op);
 }
 
 // date_bin(unit, x, 2000-01-01 00:00 UTC)
-Node *bin_call(Node *x, int64 unit, bool with_tz) {
+Node *bin_call(Node *x, int64 unit) {
     Interval *iv = static_cast<Interval *>(palloc0(sizeof(Interval)));
     iv->time = unit;
     Const *stride = makeConst(INTERVALOID, -1, InvalidOid, sizeof(Interval), PointerGetDatum(iv), false, false);
-    Oid fn = with_tz ? F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ : F_DATE_BIN_INTERVAL_TIMESTAMP_TIMESTAMP;
-    return reinterpret_cast<Node *>(makeFuncExpr(fn, with_tz ? TIMESTAMPTZOID : TIMESTAMPOID,
-                                                 list_make3(stride, x, ts_const(0, with_tz)), InvalidOid, InvalidOid,
+    return reinterpret_cast<Node *>(makeFuncExpr(F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ, TIMESTAMPTZOID,
+                                                 list_make3(stride, x, tstz_const(0)), InvalidOid, InvalidOid,
                                                  COERCE_EXPLICIT_CALL));
 }
 
 // date_trunc(unit, x) as date_bin, with a CASE for the instants before the zone became aligned.
-Node *rewrite_value(FuncExpr *f, Node *x, int64 unit, bool with_tz, const TimeBucketContext *tb) {
-    int64 t0 = t0_for(unit, with_tz, tb);
+Node *rewrite_value(FuncExpr *f, Node *x, int64 unit, const TimeBucketContext *tb) {
+    int64 t0 = t0_for(unit, tb);
     if (t0 == DT_NOEND) return nullptr;
-    if (t0 == DT_NOBEGIN) return bin_call(static_cast<Node *>(copyObjectImpl(x)), unit, with_tz);
+    if (t0 == DT_NOBEGIN) return bin_call(static_cast<Node *>(copyObjectImpl(x)), unit);
     if (!IsA(x, Var)) return nullptr;  // the CASE evaluates x twice: only for a plain column
     CaseWhen *when = makeNode(CaseWhen);
-    when->expr = compare(x, t0, with_tz, true);
-    when->result = reinterpret_cast<Expr *>(bin_call(static_cast<Node *>(copyObjectImpl(x)), unit, with_tz));
+    when->expr = compare(x, t0, true);
+    when->result = reinterpret_cast<Expr *>(bin_call(static_cast<Node *>(copyObjectImpl(x)), unit));
     when->location = -1;
     CaseExpr *c = makeNode(CaseExpr);
-    c->casetype = with_tz ? TIMESTAMPTZOID : TIMESTAMPOID;
+    c->casetype = TIMESTAMPTZOID;
     c->casecollid = InvalidOid;
     c->arg = nullptr;
     c->args = list_make1(when);
@@ -183,32 +167,45 @@ Node *rewrite_value(FuncExpr *f, Node *x, int64 unit, bool with_tz, const TimeBu
     return reinterpret_cast<Node *>(c);
 }
 
+// The bound of date_trunc(unit, x) <op> c (nothing: keep the original).
+bool bound_of(core::CmpOp op, Datum c, int64 unit, const TimeBucketContext *tb, core::Bound *out) {
+    *out = core::bound_for(op, DatumGetInt64(c), unit, t0_for(unit, tb), MIN_TIMESTAMP, END_TIMESTAMP);
+    return out->ok;
+}
+
+// The bounds as comparisons of x (itself rewritten as a value), ANDed; nullptr if there are none.
+Node *bounds_expr(Node *x, std::initializer_list<const core::Bound *> bounds, const TimeBucketContext *tb) {
+    Ctx values{tb, false};
+    Node *mx = mutate(x, &values);
+    List *parts = NIL;
+    for (const core::Bound *b : bounds) {
+        if (b->has_lower) parts = lappend(parts, compare(mx, b->lower, true));
+        if (b->has_upper) parts = lappend(parts, compare(mx, b->upper, false));
+    }
+    if (parts == NIL) return nullptr;  // (-infinity, infinity): true for every non-null x, as x = x is
+    if (list_length(parts) == 1) return static_cast<Node *>(linitial(parts));
+    return reinterpret_cast<Node *>(makeBoolExpr(AND_EXPR, parts, -1));
+}
+
 // date_trunc(unit, x) <op> constant (either side) as a comparison of x with a bound.
 Node *rewrite_comparison(OpExpr *op, const TimeBucketContext *tb) {
     if (list_length(op->args) != 2) return nullptr;
     core::CmpOp cmp;
-    bool tz_op = true;
-    switch (op->opno) {
+    switch (op->opno) {  // timestamptz = < <= > >=
         case 1320: cmp = core::CmpOp::Eq; break;
         case 1322: cmp = core::CmpOp::Lt; break;
         case 1323: cmp = core::CmpOp::Le; break;
         case 1324: cmp = core::CmpOp::Gt; break;
         case 1325: cmp = core::CmpOp::Ge; break;
-        case 2060: cmp = core::CmpOp::Eq, tz_op = false; break;
-        case 2062: cmp = core::CmpOp::Lt, tz_op = false; break;
-        case 2063: cmp = core::CmpOp::Le, tz_op = false; break;
-        case 2064: cmp = core::CmpOp::Gt, tz_op = false; break;
-        case 2065: cmp = core::CmpOp::Ge, tz_op = false; break;
         default: return nullptr;
     }
     Node *l = static_cast<Node *>(linitial(op->args));
     Node *r = static_cast<Node *>(lsecond(op->args));
-    bool with_tz = false;
     Node *x = nullptr;
-    int64 unit = trunc_unit(l, &with_tz, &x);
+    int64 unit = trunc_unit(l, &x);
     Node *c = r;
     if (unit == 0) {
-        unit = trunc_unit(r, &with_tz, &x);
+        unit = trunc_unit(r, &x);
         c = l;
         switch (cmp) {  // c op trunc(x)  ->  trunc(x) op' c
             case core::CmpOp::Lt: cmp = core::CmpOp::Gt; break;
@@ -218,19 +215,10 @@ Node *rewrite_comparison(OpExpr *op, const TimeBucketContext *tb) {
             case core::CmpOp::Eq: break;
         }
     }
-    if (unit == 0 || with_tz != tz_op || !IsA(c, Const)) return nullptr;
-    Const *k = reinterpret_cast<Const *>(c);
-    if (k->constisnull) return nullptr;
-    core::Bound b = core::bound_for(cmp, DatumGetInt64(k->constvalue), unit, t0_for(unit, with_tz, tb),
-                                    MIN_TIMESTAMP, END_TIMESTAMP);
-    if (!b.ok) return nullptr;
-    Ctx values{tb, false};
-    Node *mx = mutate(x, &values);  // x itself only as a value
-    List *parts = NIL;
-    if (b.has_lower) parts = lappend(parts, compare(mx, b.lower, with_tz, true));
-    if (b.has_upper) parts = lappend(parts, compare(mx, b.upper, with_tz, false));
-    if (list_length(parts) == 1) return static_cast<Node *>(linitial(parts));
-    return reinterpret_cast<Node *>(makeBoolExpr(AND_EXPR, parts, -1));
+    if (unit == 0 || !IsA(c, Const) || reinterpret_cast<Const *>(c)->constisnull) return nullptr;
+    core::Bound b;
+    if (!bound_of(cmp, reinterpret_cast<Const *>(c)->constvalue, unit, tb, &b)) return nullptr;
+    return bounds_expr(x, {&b}, tb);
 }
 
 // date_trunc(unit, x) <@ constant range (or range @> date_trunc(unit, x)), as the tutorial's rollup
@@ -248,42 +236,24 @@ Node *rewrite_range(OpExpr *op, const TimeBucketContext *tb) {
     } else {
         return nullptr;
     }
-    bool with_tz = false;
     Node *x = nullptr;
-    int64 unit = trunc_unit(elem, &with_tz, &x);
+    int64 unit = trunc_unit(elem, &x);
     if (unit == 0 || !IsA(range, Const)) return nullptr;
     Const *k = reinterpret_cast<Const *>(range);
-    if (k->constisnull || k->consttype != (with_tz ? TSTZRANGEOID : TSRANGEOID)) return nullptr;
+    if (k->constisnull || k->consttype != TSTZRANGEOID) return nullptr;
     TypeCacheEntry *tc = lookup_type_cache(k->consttype, TYPECACHE_RANGE_INFO);
     RangeBound lower, upper;
     bool empty = false;
     range_deserialize(tc, DatumGetRangeTypeP(k->constvalue), &lower, &upper, &empty);
     if (empty) return nullptr;
-    const int64 t0 = t0_for(unit, with_tz, tb);
     core::Bound lo, hi;
-    if (!lower.infinite) {
-        lo = core::bound_for(lower.inclusive ? core::CmpOp::Ge : core::CmpOp::Gt, DatumGetInt64(lower.val), unit, t0,
-                             MIN_TIMESTAMP, END_TIMESTAMP);
-        if (!lo.ok) return nullptr;
-    }
-    if (!upper.infinite) {
-        hi = core::bound_for(upper.inclusive ? core::CmpOp::Le : core::CmpOp::Lt, DatumGetInt64(upper.val), unit, t0,
-                             MIN_TIMESTAMP, END_TIMESTAMP);
-        if (!hi.ok) return nullptr;
-    }
-    Ctx values{tb, false};
-    Node *mx = mutate(x, &values);
-    List *parts = NIL;
-    for (const core::Bound *b : {&lo, &hi}) {
-        if (b->has_lower) parts = lappend(parts, compare(mx, b->lower, with_tz, true));
-        if (b->has_upper) parts = lappend(parts, compare(mx, b->upper, with_tz, false));
-    }
-    if (parts == NIL) {
-        // (-infinity, infinity): true for every non-null x, as x = x is
+    if (!lower.infinite &&
+        !bound_of(lower.inclusive ? core::CmpOp::Ge : core::CmpOp::Gt, lower.val, unit, tb, &lo))
         return nullptr;
-    }
-    if (list_length(parts) == 1) return static_cast<Node *>(linitial(parts));
-    return reinterpret_cast<Node *>(makeBoolExpr(AND_EXPR, parts, -1));
+    if (!upper.infinite &&
+        !bound_of(upper.inclusive ? core::CmpOp::Le : core::CmpOp::Lt, upper.val, unit, tb, &hi))
+        return nullptr;
+    return bounds_expr(x, {&lo, &hi}, tb);
 }
 
 Node *mutate(Node *node, Ctx *ctx) {
@@ -311,12 +281,11 @@ Node *mutate(Node *node, Ctx *ctx) {
         if (out) return out;
     }
     if (IsA(node, FuncExpr)) {
-        bool with_tz = false;
         Node *x = nullptr;
-        int64 unit = trunc_unit(node, &with_tz, &x);
+        int64 unit = trunc_unit(node, &x);
         if (unit != 0) {
             Ctx values{ctx->tb, false};
-            Node *out = rewrite_value(reinterpret_cast<FuncExpr *>(node), mutate(x, &values), unit, with_tz, ctx->tb);
+            Node *out = rewrite_value(reinterpret_cast<FuncExpr *>(node), mutate(x, &values), unit, ctx->tb);
             if (out) return out;
         }
     }
