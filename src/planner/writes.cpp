@@ -465,6 +465,20 @@ ModifyTable *top_modify_table(PlannedStmt *stmt) {
     return reinterpret_cast<ModifyTable *>(stmt->planTree);
 }
 
+// UPDATE SET and ON CONFLICT DO UPDATE SET may not assign the distribution column.
+void refuse_distribution_column_update(List *targets, const metadata::DistTable &t) {
+    ListCell *lc;
+    foreach (lc, targets) {
+        TargetEntry *tle = static_cast<TargetEntry *>(lfirst(lc));
+        if (!tle->resjunk && tle->resno == t.dist_attnum)
+            throw PgError(sqlstate::feature_not_supported,
+                          "cannot update distribution column \"" + t.dist_column + "\" of table \"" + t.relname +
+                              "\"",
+                          "A row's distribution value decides its shard.",
+                          "Delete the row and insert it with the new value.");
+    }
+}
+
 PlannedStmt *plan_insert(PlannedStmt *stmt, Query *orig, const char *qs, ParamListInfo bp) {
     ModifyTable *mt = top_modify_table(stmt);
     RangeTblEntry *target = rt_fetch(orig->resultRelation, orig->rtable);
@@ -479,18 +493,8 @@ PlannedStmt *plan_insert(PlannedStmt *stmt, Query *orig, const char *qs, ParamLi
         throw PgError(sqlstate::feature_not_supported,
                       "INSERT into distributed table \"" + t.relname + "\" can read distributed table \"" +
                           rel_name(other) + "\" only in an INSERT ... SELECT");
-    if (orig->onConflict && orig->onConflict->action == ONCONFLICT_UPDATE) {
-        ListCell *lc;
-        foreach (lc, orig->onConflict->onConflictSet) {
-            TargetEntry *tle = static_cast<TargetEntry *>(lfirst(lc));
-            if (!tle->resjunk && tle->resno == t.dist_attnum)
-                throw PgError(sqlstate::feature_not_supported,
-                              "cannot update distribution column \"" + t.dist_column + "\" of table \"" +
-                                  t.relname + "\"",
-                              "A row's distribution value decides its shard.",
-                              "Delete the row and insert it with the new value.");
-        }
-    }
+    if (orig->onConflict && orig->onConflict->action == ONCONFLICT_UPDATE)
+        refuse_distribution_column_update(orig->onConflict->onConflictSet, t);
     if (src_dist && insert_select_pushdown_ok(orig, t, src, src_rti)) {
         Query *pushed = pushdown_insert_query(orig, src_rti);
         CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, true, pushed, nullptr);
@@ -524,18 +528,7 @@ PlannedStmt *plan_modify(PlannedStmt *stmt, Query *orig) {
                           rel_name(other) + "\"",
                       "Each shard runs the statement on its own rows only.",
                       "Compute the values first (e.g. into a temporary table or variables) and use constants.");
-    if (orig->commandType == CMD_UPDATE) {
-        ListCell *lc;
-        foreach (lc, orig->targetList) {
-            TargetEntry *tle = static_cast<TargetEntry *>(lfirst(lc));
-            if (!tle->resjunk && tle->resno == t.dist_attnum)
-                throw PgError(sqlstate::feature_not_supported,
-                              "cannot update distribution column \"" + t.dist_column + "\" of table \"" +
-                                  t.relname + "\"",
-                              "A row's distribution value decides its shard.",
-                              "Delete the row and insert it with the new value.");
-        }
-    }
+    if (orig->commandType == CMD_UPDATE) refuse_distribution_column_update(orig->targetList, t);
     ensure_functions_run_on_nodes(reinterpret_cast<Node *>(orig), cmd);
     CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, true, orig, nullptr);
     set_remote_returning(cs, orig);
