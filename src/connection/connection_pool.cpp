@@ -117,6 +117,16 @@ Connection &acquire(int nodeid, int slot) {
     return ref;
 }
 
+Connection &acquire_for_write(int nodeid) {
+    Connection &c = acquire(nodeid, 0);
+    if (c.claimed)
+        throw PgError(sqlstate::feature_not_supported,
+                      "cannot write to node " + c.address + " while a statement is reading from it");
+    if (c.xact == RemoteXact::Failed)
+        throw PgError(sqlstate::object_not_in_prerequisite_state, "current transaction is aborted on node " + c.address);
+    return c;
+}
+
 bool node_written(int nodeid) {
     Oid uid = GetUserId();
     auto it = pool.find(Key{nodeid, 0, uid});

@@ -45,6 +45,9 @@ struct CanonicalOutputStyle {
 
 // Returns a connected connection (connecting, blocking, if needed).
 Connection &acquire(int nodeid, int slot);
+// The connection writes to a node go through (slot 0); throws if a statement is reading from it
+// or its remote transaction has failed.
+Connection &acquire_for_write(int nodeid);
 // The slot a statement may use on a node: slot 0 once the node was written in this transaction.
 bool node_written(int nodeid);
 // All pooled connections.

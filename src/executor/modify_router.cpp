@@ -293,32 +293,12 @@ void ShardRouter::ship(int idx) {
     StringInfo buf = buffers_[idx];
     if (buf->len == 0) return;
     NodeStream &ns = streams_[shard_stream_[idx]];
-    if (!ns.c) {
-        conn::Connection &c = conn::acquire(ns.nodeid, 0);
-        if (c.claimed)
-            throw PgError(sqlstate::feature_not_supported,
-                          "cannot write to node " + c.address + " while a statement is reading from it");
-        if (c.xact == conn::RemoteXact::Failed)
-            throw PgError(sqlstate::object_not_in_prerequisite_state,
-                          "current transaction is aborted on node " + c.address);
-        ns.c = &c;
-    }
+    if (!ns.c) ns.c = &conn::acquire_for_write(ns.nodeid);
     conn::Connection &c = *ns.c;
     if (ns.in_flight) wait_copy(ns);
     PQsetnonblocking(c.pg, 1);
-    std::string sql;
     int skip = 0;
-    if (c.xact == conn::RemoteXact::None) {
-        sql = "BEGIN ISOLATION LEVEL READ COMMITTED;";
-        skip = 1;
-        c.xact = conn::RemoteXact::Begun;
-        xact::note_begin(c);
-    }
-    std::string sync = conn::session_sync_sql(c);
-    if (!sync.empty()) {
-        sql += sync;
-        skip++;
-    }
+    std::string sql = exec::statement_prefix(c, c.xact == conn::RemoteXact::None, &skip);
     c.wrote = true;
     sql += "COPY " + table_.shards[idx].name + " (" + column_list_ + ") FROM STDIN";
     if (binary_) sql += " (FORMAT binary)";

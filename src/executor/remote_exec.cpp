@@ -54,19 +54,8 @@ bool needs_remote_xact(const Task &t, const conn::Connection &c) {
 
 // The steps of a task on a connection (and the remote transaction bookkeeping they imply).
 std::vector<Step> plan_steps(Task &t, conn::Connection &c) {
-    std::string prefix;
     int skip = 0;
-    if (needs_remote_xact(t, c)) {
-        prefix = "BEGIN ISOLATION LEVEL READ COMMITTED;";
-        skip = 1;
-        c.xact = conn::RemoteXact::Begun;
-        xact::note_begin(c);
-    }
-    std::string sync = conn::session_sync_sql(c);
-    if (!sync.empty()) {
-        prefix += sync;
-        skip++;
-    }
+    std::string prefix = statement_prefix(c, needs_remote_xact(t, c), &skip);
     // A write sent outside a remote transaction commits on the node by itself (autocommit).
     if (t.write && c.xact != conn::RemoteXact::None) c.wrote = true;
     std::vector<Step> steps;
@@ -137,6 +126,23 @@ struct WaitSet {
 };
 
 }  // namespace
+
+std::string statement_prefix(conn::Connection &c, bool begin, int *skip) {
+    std::string prefix;
+    *skip = 0;
+    if (begin) {
+        prefix = "BEGIN ISOLATION LEVEL READ COMMITTED;";
+        *skip = 1;
+        c.xact = conn::RemoteXact::Begun;
+        xact::note_begin(c);
+    }
+    std::string sync = conn::session_sync_sql(c);
+    if (!sync.empty()) {
+        prefix += sync;
+        ++*skip;
+    }
+    return prefix;
+}
 
 void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while_running);
 

@@ -53,6 +53,11 @@ bool local_write_ok(int nodeid);
 bool must_run_locally(int nodeid);
 void define_gucs();
 
+// What goes before a statement sent on `c`: BEGIN when `begin` (the connection then counts as in a
+// remote transaction) and the session settings the node must catch up with; *skip is the number of
+// results of that prefix to read past.
+std::string statement_prefix(conn::Connection &c, bool begin, int *skip);
+
 // Executes every task; throws the first remote error (with the node in its context) after
 // cancelling the rest. Tasks of one connection run in order; connections run in parallel.
 void execute(std::vector<Task> &tasks);

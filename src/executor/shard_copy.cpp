@@ -12,13 +12,7 @@ constexpr size_t kFlushBytes = 1 << 20;
 }
 
 conn::Connection &connection_for_write(int nodeid) {
-    conn::Connection &c = conn::acquire(nodeid, 0);
-    if (c.claimed)
-        throw PgError(sqlstate::feature_not_supported,
-                      "cannot write to node " + c.address + " while a statement is reading from it");
-    if (c.xact == conn::RemoteXact::Failed)
-        throw PgError(sqlstate::object_not_in_prerequisite_state,
-                      "current transaction is aborted on node " + c.address);
+    conn::Connection &c = conn::acquire_for_write(nodeid);
     if (c.xact == conn::RemoteXact::None) {
         PQsetnonblocking(c.pg, 0);
         conn::exec_control(c, "BEGIN ISOLATION LEVEL READ COMMITTED");
