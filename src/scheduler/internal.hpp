@@ -34,6 +34,12 @@ static_assert(sizeof(RunRequest) <= BGW_EXTRALEN, "RunRequest must fit in bgw_ex
 // Milliseconds since 1970-01-01 UTC, from PostgreSQL's clock.
 int64_t unix_now_ms();
 
+// Starts a dynamic background worker of rollup (entry point `function`, connected to a database,
+// never restarted, reporting to this process) with `extra` (at most BGW_EXTRALEN bytes) in
+// bgw_extra. PostgreSQL-style C: nullptr when no worker slot is free.
+BackgroundWorkerHandle *start_rollup_worker(const char *function, const char *name, const char *type,
+                                            const void *extra, size_t extra_len);
+
 // The catalog tables are written as the bootstrap superuser (users only have SELECT on the views).
 // Transaction abort restores the previous user id if an error skips the restore.
 struct CatalogUser {

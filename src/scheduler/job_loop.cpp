@@ -90,23 +90,9 @@ const char *check_owner_can_run(Oid owner) {
 }
 
 BackgroundWorkerHandle *register_run_worker(const RunRequest *req) {
-    BackgroundWorker w;
-    memset(&w, 0, sizeof w);
-    w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    w.bgw_restart_time = BGW_NEVER_RESTART;
-    snprintf(w.bgw_library_name, BGW_MAXLEN, "rollup");
-    snprintf(w.bgw_function_name, BGW_MAXLEN, "rollup_job_worker_main");
-    snprintf(w.bgw_name, BGW_MAXLEN, "rollup job %lld run %lld", (long long) req->jobid,
-             (long long) req->runid);
-    snprintf(w.bgw_type, BGW_MAXLEN, "rollup job");
-    memcpy(w.bgw_extra, req, sizeof *req);
-    w.bgw_notify_pid = MyProcPid;
-    BackgroundWorkerHandle *handle = nullptr;
-    MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-    bool ok = RegisterDynamicBackgroundWorker(&w, &handle);
-    MemoryContextSwitchTo(old);
-    return ok ? handle : nullptr;
+    char name[BGW_MAXLEN];
+    snprintf(name, sizeof name, "rollup job %lld run %lld", (long long) req->jobid, (long long) req->runid);
+    return start_rollup_worker("rollup_job_worker_main", name, "rollup job", req, sizeof *req);
 }
 
 void log_message(int level, const char *msg) { elog(level, "rollup scheduler: %s", msg); }

@@ -120,23 +120,32 @@ static bool database_exists(const char *name) {
     return found;
 }
 
-static BackgroundWorkerHandle *start_scheduler_worker(const char *dbname) {
+BackgroundWorkerHandle *start_rollup_worker(const char *function, const char *name, const char *type,
+                                            const void *extra, size_t extra_len) {
     BackgroundWorker w;
     std::memset(&w, 0, sizeof w);
     w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
     w.bgw_start_time = BgWorkerStart_RecoveryFinished;
     w.bgw_restart_time = BGW_NEVER_RESTART;
     snprintf(w.bgw_library_name, BGW_MAXLEN, "rollup");
-    snprintf(w.bgw_function_name, BGW_MAXLEN, "rollup_scheduler_main");
-    snprintf(w.bgw_name, BGW_MAXLEN, "rollup scheduler for database %s", dbname);
-    snprintf(w.bgw_type, BGW_MAXLEN, "rollup scheduler");
-    std::strncpy(w.bgw_extra, dbname, BGW_EXTRALEN - 1);
+    snprintf(w.bgw_function_name, BGW_MAXLEN, "%s", function);
+    snprintf(w.bgw_name, BGW_MAXLEN, "%s", name);
+    snprintf(w.bgw_type, BGW_MAXLEN, "%s", type);
+    std::memcpy(w.bgw_extra, extra, extra_len);
     w.bgw_notify_pid = MyProcPid;
     BackgroundWorkerHandle *handle = nullptr;
     MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
     bool ok = RegisterDynamicBackgroundWorker(&w, &handle);
     MemoryContextSwitchTo(old);
     return ok ? handle : nullptr;
+}
+
+static BackgroundWorkerHandle *start_scheduler_worker(const char *dbname) {
+    char name[BGW_MAXLEN];
+    snprintf(name, sizeof name, "rollup scheduler for database %s", dbname);
+    // bgw_extra carries the database name, NUL-terminated (start_rollup_worker zeroes the rest)
+    return start_rollup_worker("rollup_scheduler_main", name, "rollup scheduler", dbname,
+                               std::min(std::strlen(dbname), size_t(BGW_EXTRALEN - 1)));
 }
 
 // POD-only frame: errors here end the launcher (FATAL), and the postmaster restarts it in 5 s.
