@@ -1,26 +1,43 @@
-// Metadata of the extension is writable only by its owner, while users who own a table must be able
-// to distribute it: the few statements that write rollup.* tables on a user's behalf run in this
-// scope, as the bootstrap superuser, with fixed SQL and parameters only. Node connections are never
-// opened inside it (they must run as the user). An error inside is safe too: transaction abort
-// restores the user, and C++ unwinding runs the destructor.
+// Raising privileges. Metadata of the extension is writable only by its owner, while users who own
+// a table must be able to distribute it, and the scheduler writes its catalog on behalf of job
+// owners: the few statements that write rollup.* tables on a user's behalf run in a privileged
+// scope, as the bootstrap superuser, with fixed SQL and parameters only.
+//
+// What a privileged scope guarantees (docs/security.md):
+//  * search_path is pinned to "pg_catalog, pg_temp" for the scope (a GUC nest level, as
+//    PostgreSQL does for SECURITY DEFINER functions with SET search_path): an unqualified function
+//    or operator in our SQL (nextval, =, now()) can never resolve to a user's object, whatever the
+//    caller's search_path or the database's default;
+//  * SECURITY_RESTRICTED_OPERATION: nothing run inside may SET ROLE, create temporary objects or
+//    otherwise leave state behind for the caller;
+//  * node connections are never opened inside it (they must run as the user).
+// Leaving the scope restores the user and the settings. An error inside is safe too: transaction
+// (or subtransaction) abort restores both, and C++ unwinding runs the destructor.
 #pragma once
 #include "pg/guard.hpp"
 
 namespace rollup::pg {
 
+struct PrivilegedState {
+    Oid saved_user;
+    int saved_sec;
+    int guc_nest_level;
+};
+
+// PostgreSQL-style C (may ereport): for code that already runs under PG_TRY or in a background
+// worker's own error handling. C++ code uses AsSuperuser.
+void enter_privileged(PrivilegedState &saved);
+void leave_privileged(const PrivilegedState &saved);
+
 class AsSuperuser {
 public:
-    AsSuperuser() {
-        GetUserIdAndSecContext(&saved_user_, &saved_context_);
-        SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
-    }
-    ~AsSuperuser() { SetUserIdAndSecContext(saved_user_, saved_context_); }
+    AsSuperuser();
+    ~AsSuperuser();
     AsSuperuser(const AsSuperuser &) = delete;
     AsSuperuser &operator=(const AsSuperuser &) = delete;
 
 private:
-    Oid saved_user_;
-    int saved_context_;
+    PrivilegedState saved_;
 };
 
 }  // namespace rollup::pg

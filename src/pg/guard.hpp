@@ -59,25 +59,44 @@ auto guard(Fn &&fn) -> decltype(fn()) {
 
 template <typename Fn>
 auto call(Fn &&fn) -> decltype(fn()) {
+    // A C++ exception thrown by fn must not leave the PG_TRY body: PG_END_TRY would be skipped and
+    // PG_exception_stack would keep pointing at this dead frame. It is caught inside the body and
+    // rethrown once the PostgreSQL error context is restored.
     using R = decltype(fn());
     MemoryContext oldcxt = CurrentMemoryContext;
     ErrorData *volatile edata = nullptr;
+    std::exception_ptr cpp_error;
+    std::exception_ptr *volatile cpp_out = &cpp_error;
     if constexpr (std::is_void_v<R>) {
         PG_TRY();
-        { fn(); }
+        {
+            try {
+                fn();
+            } catch (...) {
+                *cpp_out = std::current_exception();
+            }
+        }
         PG_CATCH();
         { edata = capture_error(oldcxt); }
         PG_END_TRY();
         if (edata) throw_captured(edata);
+        if (cpp_error) std::rethrow_exception(cpp_error);
     } else {
         R result{};
         R *volatile out = &result;  // lives in memory, not in a register clobbered by longjmp
         PG_TRY();
-        { *out = fn(); }
+        {
+            try {
+                *out = fn();
+            } catch (...) {
+                *cpp_out = std::current_exception();
+            }
+        }
         PG_CATCH();
         { edata = capture_error(oldcxt); }
         PG_END_TRY();
         if (edata) throw_captured(edata);
+        if (cpp_error) std::rethrow_exception(cpp_error);
         return result;
     }
 }

@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "pg/pinned_settings.hpp"
 #include "pg/spi.hpp"
 
 namespace rollup::pg {
@@ -9,9 +10,23 @@ namespace rollup::pg {
 SpiSession::SpiSession() {
     call([] { SPI_connect(); });
     connected_ = true;
+    static const Setting pinned[] = {{"search_path", "pg_catalog, pg_temp"}};
+    try {
+        nest_level_ = call([] { return pin_settings(pinned, 1); });
+    } catch (...) {
+        SPI_finish();
+        throw;
+    }
 }
 
 SpiSession::~SpiSession() {
+    if (nest_level_ >= 0) {
+        const int level = nest_level_;
+        try {
+            call([&] { unpin_settings(level); });
+        } catch (...) {
+        }
+    }
     if (connected_) SPI_finish();
 }
 

@@ -1,5 +1,8 @@
 // SPI from C++: one RAII session, statements with parameters, results copied out as text.
 // Every SPI call goes through pg::call, so an SQL error becomes a PgError and destructors run.
+// The session pins search_path to "pg_catalog, pg_temp" (pg/pinned_settings.hpp): our statements
+// are fixed text or printed for nodes with every other object qualified, and none of them may
+// resolve a function or operator on the caller's search_path (docs/security.md).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -34,6 +37,7 @@ public:
 
 private:
     bool connected_ = false;
+    int nest_level_ = -1;
 };
 
 inline Param int_param(int64_t v) { return {INT8OID, std::to_string(v)}; }

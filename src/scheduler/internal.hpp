@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "pg/as_superuser.hpp"
 #include "pg/guard.hpp"
 #include "pg/pg_bgworker.hpp"
 
@@ -40,13 +41,11 @@ int64_t unix_now_ms();
 BackgroundWorkerHandle *start_rollup_worker(const char *function, const char *name, const char *type,
                                             const void *extra, size_t extra_len);
 
-// The catalog tables are written as the bootstrap superuser (users only have SELECT on the views).
-// Transaction abort restores the previous user id if an error skips the restore.
-struct CatalogUser {
-    Oid saved_user;
-    int saved_sec;
-};
-void become_catalog_owner(CatalogUser &saved);
-void restore_user(const CatalogUser &saved);
+// The catalog tables are written in a privileged scope (pg/as_superuser.hpp: the bootstrap
+// superuser, search_path pinned). Transaction abort restores the user and the settings if an error
+// skips the restore.
+using CatalogUser = pg::PrivilegedState;
+inline void become_catalog_owner(CatalogUser &saved) { pg::enter_privileged(saved); }
+inline void restore_user(const CatalogUser &saved) { pg::leave_privileged(saved); }
 
 }  // namespace rollup::scheduler

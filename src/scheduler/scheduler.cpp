@@ -30,13 +30,6 @@ int64_t unix_now_ms() {
            int64_t(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 }
 
-void become_catalog_owner(CatalogUser &saved) {
-    GetUserIdAndSecContext(&saved.saved_user, &saved.saved_sec);
-    SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, saved.saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-void restore_user(const CatalogUser &saved) { SetUserIdAndSecContext(saved.saved_user, saved.saved_sec); }
-
 // ---- GUCs ----
 
 static bool check_timezone_name(char **newval, void **extra, GucSource source) {
