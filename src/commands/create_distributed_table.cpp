@@ -12,6 +12,7 @@
 #include "core/shard_ranges.hpp"
 
 #include "commands/grant_propagate.hpp"
+#include "commands/policy_propagate.hpp"
 #include "commands/shard_ddl.hpp"
 #include "executor/remote_exec.hpp"
 #include "executor/shard_copy.hpp"
@@ -131,8 +132,14 @@ uint64_t move_rows(Oid relid, const metadata::DistTable &t) {
 void create_distributed(Oid relid, const std::string &column, int shard_count, const std::string &colocate_with) {
     if (!metadata::extension_ready())
         throw PgError(sqlstate::object_not_in_prerequisite_state, "extension \"rollup\" is not ready");
-    // Lock first: nobody writes while rows move; concurrent readers still see the old rows.
+    // Ownership before the lock: a role that may not distribute the table must not be able to stall
+    // its writers by asking (the way PostgreSQL's RangeVarCallbackOwnsTable checks before locking).
+    ensure_table_owner(relid);
+    // Nobody writes while rows move; concurrent readers still see the old rows.
     pg::call([&] { LockRelationOid(relid, ExclusiveLock); });
+    // The table may have been dropped or given away while we waited.
+    bool exists = pg::call([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)); });
+    if (!exists) throw PgError(sqlstate::undefined_table, "table with OID " + std::to_string(relid) + " does not exist");
     char relkind = pg::call([&] { return get_rel_relkind(relid); });
     std::string relname = pg::call([&] { return get_rel_name(relid); });
     if (relkind == RELKIND_PARTITIONED_TABLE)
@@ -141,7 +148,7 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
                       "Distribute a regular table; partitioned tables are not supported yet.");
     if (relkind != RELKIND_RELATION)
         throw PgError(sqlstate::wrong_object_type, "\"" + relname + "\" is not a table");
-    ensure_table_owner(relid);
+    ensure_table_owner(relid);  // again: ownership may have changed while we waited
     char persistence = pg::call([&] { return get_rel_persistence(relid); });
     if (persistence == RELPERSISTENCE_TEMP)
         throw PgError(sqlstate::feature_not_supported, "cannot distribute temporary table \"" + relname + "\"",
@@ -168,6 +175,31 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
     Oid hashfunc = hash_function_for(typid);
     ShellDefinition def = describe_shell(relid, attnum);
 
+    // A table named by colocate_with is looked up as the caller, on the caller's search_path.
+    const metadata::DistTable *colocate_table = nullptr;
+    if (colocate_with != "none" && colocate_with != "default") {
+        Oid other = pg::call([&] {
+            List *names = stringToQualifiedNameList(colocate_with.c_str());
+            return RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
+        });
+        colocate_table = metadata::lookup(other);
+        if (!colocate_table)
+            throw PgError(sqlstate::invalid_parameter_value,
+                          "cannot colocate with \"" + colocate_with + "\": it is not a distributed table");
+    }
+    // Shards belong to the table's owner, also when a superuser or a member of the owning role
+    // distributes it.
+    Oid owner = pg::call([&] {
+        HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+        if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", relid);
+        Oid o = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+        ReleaseSysCache(tup);
+        return o;
+    });
+    std::string owner_sql;
+    if (owner != GetUserId())
+        owner_sql = pg::call([&] { return std::string(quote_identifier(GetUserNameFromId(owner, false))); });
+
     pg::SpiSession spi;
     // The metadata rows are written as the extension's owner (pg/as_superuser.hpp), until the
     // shards are created on the nodes, which happens as the calling user.
@@ -185,14 +217,7 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
             {{INT4OID, std::to_string(shard_count)}, pg::oid_param(typid), pg::oid_param(collation)});
         if (!rows.empty()) colocationid = std::stoi(*rows[0][0]);
     } else {
-        Oid other = pg::call([&] {
-            List *names = stringToQualifiedNameList(colocate_with.c_str());
-            return RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
-        });
-        const metadata::DistTable *o = metadata::lookup(other);
-        if (!o)
-            throw PgError(sqlstate::invalid_parameter_value,
-                          "cannot colocate with \"" + colocate_with + "\": it is not a distributed table");
+        const metadata::DistTable *o = colocate_table;
         if (o->dist_type != typid || o->dist_collation != collation)
             throw PgError(sqlstate::datatype_mismatch,
                           "cannot colocate with \"" + colocate_with + "\": distribution column types differ");
@@ -245,7 +270,9 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
         ddl += shard_create_sql(def, shardid);
         std::string shard_rel = metadata::shard_relname(def.relname, shardid);
         std::string shard_q = pg::call([&] { return quote_qualified_identifier(def.schema.c_str(), shard_rel.c_str()); });
+        if (!owner_sql.empty()) ddl += "ALTER TABLE " + shard_q + " OWNER TO " + owner_sql + ";";
         ddl_by_node[placement_by_index[i]] += shard_acl_sql(relid, shard_q);
+        ddl_by_node[placement_by_index[i]] += shard_policy_sql(relid, shard_q, {});
     }
     pg::call([] { CommandCounterIncrement(); });
     metadata::broadcast_change();

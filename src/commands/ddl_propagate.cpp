@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "commands/ddl_propagate.hpp"
+#include "commands/policy_propagate.hpp"
+#include "commands/shard_ddl.hpp"
 #include "executor/remote_exec.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "transaction/remote_transaction.hpp"
@@ -271,8 +273,8 @@ bool handle_create_index(IndexStmt *stmt, PlannedStmt *pstmt, const std::functio
     for (Oid idx : after) {
         if (std::find(before.begin(), before.end(), idx) != before.end()) continue;
         std::string name = pg::call([&] { return std::string(get_rel_name(idx)); });
-        std::string full = pg::call([&] { return std::string(pg_get_indexdef_string(idx)); });
-        bool unique = full.rfind("CREATE UNIQUE INDEX", 0) == 0;
+        const IndexDefinition index = index_definition(idx);
+        const bool unique = index.unique;
         if (unique) {
             bool has_dist = pg::call([&] {
                 HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(idx));
@@ -290,9 +292,7 @@ bool handle_create_index(IndexStmt *stmt, PlannedStmt *pstmt, const std::functio
                                   "\" must include the distribution column \"" + t.dist_column + "\"",
                               "Uniqueness can only be enforced shard by shard.");
         }
-        size_t pos = full.find(" USING ");
-        if (pos == std::string::npos) throw PgError(sqlstate::internal_error, "unexpected index definition: " + full);
-        std::string body = full.substr(pos + 1);
+        const std::string &body = index.body;
         run_on_shards(t, [&](const metadata::ShardInfo &s) {
             std::string shard_idx = metadata::shard_relname(name, s.shardid);
             return std::string("CREATE ") + (unique ? "UNIQUE " : "") + "INDEX " + quote_ident(shard_idx) + " ON " +
@@ -344,6 +344,7 @@ bool handle_set_schema(AlterObjectSchemaStmt *stmt) {
 bool ddl_distributed(PlannedStmt *pstmt, const char *query_string,
                      const std::function<void(PlannedStmt *)> &run_standard) {
     Node *stmt = pstmt->utilityStmt;
+    if (handle_policy_ddl(pstmt, run_standard)) return true;
     switch (nodeTag(stmt)) {
         case T_TruncateStmt: return handle_truncate(reinterpret_cast<TruncateStmt *>(stmt), pstmt, run_standard);
         case T_AlterTableStmt: return handle_alter_table(reinterpret_cast<AlterTableStmt *>(stmt), pstmt, run_standard);

@@ -2,7 +2,9 @@
 #include <vector>
 
 #include "commands/shard_ddl.hpp"
+#include "deparser/deparse.hpp"
 #include "metadata/metadata_cache.hpp"
+#include "pg/pinned_settings.hpp"
 
 namespace rollup::commands {
 
@@ -25,10 +27,120 @@ struct IndexRow {
     bool unique;
 };
 
+// PostgreSQL-style C (palloc'd result; may ereport): the pieces of an index definition, printed
+// from the catalogs. Called under the node settings (search_path = pg_catalog).
+char *index_body_c(Oid indexoid, bool *unique) {
+    HeapTuple idxtup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+    if (!HeapTupleIsValid(idxtup)) elog(ERROR, "cache lookup failed for index %u", indexoid);
+    Form_pg_index idx = (Form_pg_index)GETSTRUCT(idxtup);
+    Oid heapoid = idx->indrelid;
+    *unique = idx->indisunique;
+    bool isnull;
+    Datum d = SysCacheGetAttr(INDEXRELID, idxtup, Anum_pg_index_indclass, &isnull);
+    oidvector *indclass = (oidvector *)DatumGetPointer(d);
+    d = SysCacheGetAttr(INDEXRELID, idxtup, Anum_pg_index_indcollation, &isnull);
+    oidvector *indcollation = (oidvector *)DatumGetPointer(d);
+    d = SysCacheGetAttr(INDEXRELID, idxtup, Anum_pg_index_indoption, &isnull);
+    int2vector *indoption = (int2vector *)DatumGetPointer(d);
+    Relation indexrel = index_open(indexoid, AccessShareLock);
+    List *exprs = RelationGetIndexExpressions(indexrel);  // a copy, made before the index is closed
+    index_close(indexrel, AccessShareLock);
+    ListCell *expr_cell = list_head(exprs);
+
+    HeapTuple reltup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+    if (!HeapTupleIsValid(reltup)) elog(ERROR, "cache lookup failed for relation %u", indexoid);
+    Oid amoid = ((Form_pg_class)GETSTRUCT(reltup))->relam;
+    Datum reloptions = SysCacheGetAttr(RELOID, reltup, Anum_pg_class_reloptions, &isnull);
+    bool has_reloptions = !isnull;
+    IndexAmRoutine *am = GetIndexAmRoutineByAmId(amoid, false);
+
+    List *dpcontext = deparse_context_for(get_rel_name(heapoid), heapoid);
+    StringInfoData buf;
+    initStringInfo(&buf);
+    appendStringInfo(&buf, "USING %s (", quote_identifier(get_am_name(amoid)));
+    for (int k = 0; k < idx->indnatts; k++) {
+        if (k == idx->indnkeyatts) appendStringInfoString(&buf, ") INCLUDE (");
+        else if (k > 0) appendStringInfoString(&buf, ", ");
+        AttrNumber attnum = idx->indkey.values[k];
+        Oid keytype, keycoll;
+        if (attnum != 0) {
+            appendStringInfoString(&buf, quote_identifier(get_attname(heapoid, attnum, false)));
+            int32 typmod;
+            get_atttypetypmodcoll(heapoid, attnum, &keytype, &typmod, &keycoll);
+        } else {
+            if (!expr_cell) elog(ERROR, "too few entries in indexprs of index %u", indexoid);
+            Node *e = static_cast<Node *>(lfirst(expr_cell));
+            expr_cell = lnext(exprs, expr_cell);
+            appendStringInfo(&buf, "(%s)", deparse_expression(e, dpcontext, false, false));
+            keytype = exprType(e);
+            keycoll = exprCollation(e);
+        }
+        if (k >= idx->indnkeyatts) continue;
+        Oid coll = indcollation->values[k];
+        if (OidIsValid(coll) && coll != keycoll) appendStringInfo(&buf, " COLLATE %s", generate_collation_name(coll));
+        Oid opclass = indclass->values[k];
+        if (opclass != GetDefaultOpClass(keytype, amoid)) {
+            HeapTuple ht = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclass));
+            if (!HeapTupleIsValid(ht)) elog(ERROR, "cache lookup failed for opclass %u", opclass);
+            Form_pg_opclass oc = (Form_pg_opclass)GETSTRUCT(ht);
+            appendStringInfo(&buf, " %s",
+                             quote_qualified_identifier(get_namespace_name(oc->opcnamespace), NameStr(oc->opcname)));
+            ReleaseSysCache(ht);
+        }
+        if (am->amcanorder) {
+            int16 opt = indoption->values[k];
+            if (opt & INDOPTION_DESC) {
+                appendStringInfoString(&buf, " DESC");
+                if (!(opt & INDOPTION_NULLS_FIRST)) appendStringInfoString(&buf, " NULLS LAST");
+            } else if (opt & INDOPTION_NULLS_FIRST) {
+                appendStringInfoString(&buf, " NULLS FIRST");
+            }
+        }
+    }
+    appendStringInfoChar(&buf, ')');
+    if (idx->indnullsnotdistinct) appendStringInfoString(&buf, " NULLS NOT DISTINCT");
+    if (has_reloptions) {
+        // Each entry is "name=value" as stored by PostgreSQL's own option parser.
+        ArrayType *arr = DatumGetArrayTypeP(reloptions);
+        Datum *opts;
+        int nopts;
+        deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &opts, NULL, &nopts);
+        appendStringInfoString(&buf, " WITH (");
+        for (int i = 0; i < nopts; i++) {
+            char *opt = TextDatumGetCString(opts[i]);
+            char *eq = strchr(opt, '=');
+            if (!eq) elog(ERROR, "invalid option \"%s\" of index %u", opt, indexoid);
+            *eq = '\0';
+            appendStringInfo(&buf, "%s%s = %s", i ? ", " : "", quote_identifier(opt), quote_literal_cstr(eq + 1));
+        }
+        appendStringInfoChar(&buf, ')');
+    }
+    d = SysCacheGetAttr(INDEXRELID, idxtup, Anum_pg_index_indpred, &isnull);
+    if (!isnull) {
+        Node *pred = static_cast<Node *>(stringToNode(TextDatumGetCString(d)));
+        appendStringInfo(&buf, " WHERE (%s)", deparse_expression(pred, dpcontext, false, false));
+    }
+    ReleaseSysCache(reltup);
+    ReleaseSysCache(idxtup);
+    return buf.data;
+}
+
 }  // namespace
+
+IndexDefinition index_definition(Oid indexoid) {
+    pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+    IndexDefinition out;
+    bool unique = false;
+    bool *up = &unique;
+    out.body = pg::call([&] { return std::string(index_body_c(indexoid, up)); });
+    out.unique = unique;
+    return out;
+}
 
 ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum) {
     ShellDefinition def;
+    // Everything below is printed for the nodes: names schema-qualified (deparser settings).
+    pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
     Relation rel = pg::call([&] { return table_open(relid, AccessShareLock); });
     struct Close {
         Relation r;
@@ -177,12 +289,9 @@ ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum) {
         if (OidIsValid(con)) continue;
         ShellDefinition::Keyed k;
         k.name = pg::call([&] { return get_rel_name(indexoid); });
-        std::string full = pg::call([&] { return pg_get_indexdef_string(indexoid); });
-        size_t pos = full.find(" USING ");
-        if (pos == std::string::npos)
-            throw PgError(sqlstate::internal_error, "unexpected index definition: " + full);
-        k.body = full.substr(pos + 1);
-        k.unique_index = full.rfind("CREATE UNIQUE INDEX", 0) == 0;
+        IndexDefinition index = index_definition(indexoid);
+        k.body = index.body;
+        k.unique_index = index.unique;
         if (k.unique_index) ensure_includes_dist(indexoid, "unique index \"" + k.name + "\"");
         def.keyed.push_back(k);
     }

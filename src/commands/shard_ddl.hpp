@@ -22,6 +22,15 @@ struct ShellDefinition {
     std::vector<Keyed> keyed;
 };
 
+// An index as a shard needs it: "USING <am> (<keys>) [INCLUDE (...)] [NULLS NOT DISTINCT]
+// [WITH (...)] [WHERE ...]", printed from pg_index and the catalogs it points to (never cut out of
+// pg_get_indexdef text), names quoted and qualified as on a node (deparser settings).
+struct IndexDefinition {
+    bool unique = false;
+    std::string body;
+};
+IndexDefinition index_definition(Oid indexoid);
+
 // Reads the shell table; checks that what we cannot distribute is refused with a clear error.
 ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum);
 

@@ -8,6 +8,15 @@
 #include "metadata/metadata_cache.hpp"
 
 namespace rollup::conn {
+bool check_node_conninfo(char **newval);
+}
+extern "C" {
+static bool rollup_check_node_conninfo(char **newval, void **extra, GucSource source) {
+    return rollup::pg::guard([&] { return rollup::conn::check_node_conninfo(newval); });
+}
+}
+
+namespace rollup::conn {
 
 namespace {
 
@@ -55,8 +64,11 @@ PGconn *connect(const metadata::NodeInfo &node) {
     // Values cross the wire as text: make the node print them in a form we parse exactly.
     // Statements already run on every shard at once, several per node: parallel workers inside a
     // node session would only compete with them for the same cores.
+    // search_path: statements for nodes name every object outside pg_catalog by its schema
+    // (deparser/deparse.hpp), and nothing a node user created in another schema may stand in for a
+    // pg_catalog function or operator they call.
     add("options", "-c DateStyle=ISO -c IntervalStyle=iso_8601 -c extra_float_digits=3 "
-                   "-c max_parallel_workers_per_gather=0");
+                   "-c max_parallel_workers_per_gather=0 -c search_path=pg_catalog");
     if (node_conninfo_guc && node_conninfo_guc[0]) {
         char *err = nullptr;
         PQconninfoOption *opts = PQconninfoParse(node_conninfo_guc, &err);
@@ -314,10 +326,40 @@ CanonicalOutputStyle::~CanonicalOutputStyle() {
     extra_float_digits = float_digits;
 }
 
+// rollup.node_conninfo must parse, and may not change whose identity a node connection carries or
+// where it goes: node sessions act as the current user in the database of the same name
+// (docs/security.md).
+bool check_node_conninfo(char **newval) {
+    if (!*newval || !(*newval)[0]) return true;
+    char *err = nullptr;
+    PQconninfoOption *opts = PQconninfoParse(*newval, &err);
+    if (!opts) {
+        GUC_check_errmsg("invalid rollup.node_conninfo: %s", err ? err : "cannot be parsed");
+        if (err) PQfreemem(err);
+        return false;
+    }
+    static const char *const refused[] = {"user", "dbname", "service", "servicefile", "passfile", "host", "hostaddr",
+                                          "port", "replication", "options"};
+    const char *bad = nullptr;
+    for (PQconninfoOption *o = opts; o->keyword && !bad; o++)
+        if (o->val)
+            for (const char *r : refused)
+                if (strcmp(o->keyword, r) == 0) bad = r;
+    PQconninfoFree(opts);
+    if (bad) {
+        GUC_check_errmsg("rollup.node_conninfo may not set \"%s\"", bad);
+        GUC_check_errdetail("Node connections act as the current user, in the database of the same name, on the "
+                            "node's registered host and port.");
+        return false;
+    }
+    return true;
+}
+
 void define_gucs() {
     DefineCustomStringVariable("rollup.node_conninfo", "Extra libpq options for connections to nodes.",
-                               "For example 'sslmode=require' or 'password=...'.", &node_conninfo_guc, "",
-                               PGC_SUSET, 0, NULL, NULL, NULL);
+                               "For example 'sslmode=require' or 'password=...'; keywords that change the "
+                               "user, database, host, port or session options are refused.",
+                               &node_conninfo_guc, "", PGC_SUSET, 0, rollup_check_node_conninfo, NULL, NULL);
     DefineCustomIntVariable("rollup.max_connections_per_node",
                             "Connections a statement may open to one node for parallel reads.", NULL,
                             &max_per_node_guc, 2, 1, 64, PGC_USERSET, 0, NULL, NULL, NULL);

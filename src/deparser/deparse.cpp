@@ -1,8 +1,10 @@
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "metadata/metadata_cache.hpp"
-#include "planner/deparse.hpp"
+#include "deparser/deparse.hpp"
+#include "pg/pinned_settings.hpp"
 #include "planner/time_buckets.hpp"
 
 namespace rollup::deparse {
@@ -16,6 +18,7 @@ struct Marked {
 
 struct MarkContext {
     std::vector<Marked> *marked;
+    const std::string *prefix;
     int next;
 };
 
@@ -31,7 +34,7 @@ void mark_query(Query *q, MarkContext *ctx) {
         // ON CONFLICT's EXCLUDED pseudo-relation is printed as "excluded", never as a table.
         if (q->onConflict && rtindex == q->onConflict->exclRelIndex) continue;
         if (rte->rtekind != RTE_RELATION || !metadata::lookup(rte->relid)) continue;
-        std::string marker = "rollup_rte_" + std::to_string(ctx->next++);
+        std::string marker = *ctx->prefix + std::to_string(ctx->next++);
         rte->alias = makeAlias(pstrdup(marker.c_str()), NIL);
         ctx->marked->push_back({rte->relid, marker});
     }
@@ -51,11 +54,41 @@ bool mark_rtes(Node *node, MarkContext *ctx) {
     return expression_tree_walker(node, reinterpret_cast<bool (*)()>(mark_rtes), ctx);
 }
 
-bool replace_once(std::string &sql, const std::string &from, const std::string &to) {
-    size_t pos = sql.find(from);
-    if (pos == std::string::npos) return false;
-    sql.replace(pos, from.size(), to);
-    return true;
+// A marker prefix nobody can have written: 64 random bits (pg_strong_random), fresh per deparse.
+std::string marker_prefix() {
+    uint64_t nonce = 0;
+    if (!pg_strong_random(&nonce, sizeof nonce))
+        throw PgError(sqlstate::internal_error, "could not generate a random alias for a shard statement");
+    char buf[40];
+    snprintf(buf, sizeof buf, "rollup_%016llx_", static_cast<unsigned long long>(nonce));
+    return buf;
+}
+
+// Start offsets of the tokens of `sql`, by PostgreSQL's scanner (under the settings it was printed
+// with). PostgreSQL-style C: only palloc'd memory.
+int *scan_token_starts(const char *sql, int *count) {
+    core_yy_extra_type extra;
+    core_yyscan_t scanner = scanner_init(sql, &extra, &ScanKeywords, ScanKeywordTokens);
+    int cap = 64, n = 0;
+    int *starts = static_cast<int *>(palloc(sizeof(int) * cap));
+    for (;;) {
+        core_YYSTYPE yylval;
+        YYLTYPE loc;
+        if (core_yylex(&yylval, &loc, scanner) == 0) break;
+        if (n == cap) {
+            cap *= 2;
+            starts = static_cast<int *>(repalloc(starts, sizeof(int) * cap));
+        }
+        starts[n++] = loc;
+    }
+    scanner_finish(scanner);
+    *count = n;
+    return starts;
+}
+
+bool is_ident_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+           static_cast<unsigned char>(c) >= 0x80;
 }
 
 Node *fold_mutator(Node *node, PlannerInfo *root);
@@ -78,29 +111,97 @@ PlannerInfo *fold_root(ParamListInfo params) {
 
 }  // namespace
 
-std::string query_for_shard(const Query *query, int shard_index) {
+bool ShardStatement::print(const Query *query, const std::string &prefix) {
     std::vector<Marked> marked;
+    text_.clear();
+    slots_.clear();
     Query *copy = pg::call([&] { return static_cast<Query *>(copyObjectImpl(query)); });
-    MarkContext ctx{&marked, 1};
+    MarkContext ctx{&marked, &prefix, 1};
     pg::call([&] { mark_query(copy, &ctx); });
-    std::string sql = pg::call([&] { return pg_get_querydef(copy, false); });
-    for (const Marked &m : marked) {
-        const metadata::DistTable &t = metadata::get(m.relid);
+
+    pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+    text_ = pg::call([&] { return std::string(pg_get_querydef(copy, false)); });
+    if (marked.empty()) return true;
+    int ntokens = 0;
+    const char *sql = text_.c_str();
+    int *starts_p = pg::call([&] { return scan_token_starts(sql, &ntokens); });
+    std::vector<size_t> starts(starts_p, starts_p + ntokens);
+    pfree(starts_p);
+
+    std::vector<bool> placed(marked.size(), false);
+    for (size_t k = 0; k < starts.size(); k++) {
+        const size_t at = starts[k];
+        if (text_.compare(at, prefix.size(), prefix) != 0) continue;
+        // Which marker: the digits after the prefix, up to the end of the identifier.
+        size_t end = at + prefix.size();
+        while (end < text_.size() && is_ident_char(text_[end])) end++;
+        const std::string name = text_.substr(at, end - at);
+        size_t m = 0;
+        while (m < marked.size() && marked[m].marker != name) m++;
+        if (m == marked.size()) return false;  // ruleutils renamed an alias that collided
+        // A column reference (alias.column) or a whole-row reference is not where the name goes.
+        if (k == 0) continue;
+        size_t before = k - 1;
+        // "<relation> <alias>" or "<relation> AS <alias>" (INSERT's target).
+        if (text_.compare(starts[before], 3, "AS ") == 0 && before > 0) before--;
+        const Oid relid = marked[m].relid;
+        const std::string printed = pg::call([&] {
+            return std::string(quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                                          get_rel_name(relid)));
+        });
+        // The name's tokens end right before the token that follows them (a single space apart).
+        const size_t name_end = starts[before + 1] - 1;
+        if (name_end < printed.size()) continue;
+        const size_t name_start = name_end - printed.size();
+        if (text_.compare(name_start, printed.size(), printed) != 0 || text_[name_end] != ' ') continue;
+        bool token_starts_there = false;
+        for (size_t b = before + 1; b-- > 0;)
+            if (starts[b] <= name_start) {
+                token_starts_there = starts[b] == name_start;
+                break;
+            }
+        if (!token_starts_there) continue;
+        if (placed[m]) return false;
+        placed[m] = true;
+        slots_.push_back({name_start, printed.size(), relid});
+    }
+    for (size_t m = 0; m < marked.size(); m++)
+        if (!placed[m]) return false;
+    std::sort(slots_.begin(), slots_.end(), [](const Slot &a, const Slot &b) { return a.start < b.start; });
+    return true;
+}
+
+ShardStatement::ShardStatement(const Query *query) {
+    // ruleutils keeps every alias of a statement unique (it renames one of two that collide), so a
+    // user's alias can at worst make a marker unplaceable, never misplace it: then print again with
+    // markers nobody can have written. The first try is deterministic, for EXPLAIN and tests.
+    if (print(query, "rollup_shard_")) return;
+    if (print(query, marker_prefix())) return;
+    throw PgError(sqlstate::internal_error, "could not place the shards of a distributed table in: " + text_);
+}
+
+std::string ShardStatement::for_shard(int shard_index) const {
+    std::string out;
+    size_t pos = 0;
+    for (const Slot &s : slots_) {
+        const metadata::DistTable &t = metadata::get(s.relid);
         if (shard_index < 0 || shard_index >= t.shard_count)
             throw PgError(sqlstate::internal_error, "shard index out of range for " + t.relname);
-        const std::string &shard = t.shards[shard_index].name;
-        std::string qualified = pg::call([&] { return quote_qualified_identifier(t.schema.c_str(), t.relname.c_str()); });
-        std::string bare = pg::call([&] { return quote_identifier(t.relname.c_str()); });
-        bool done = false;
-        for (const char *sep : {" ", " AS "}) {
-            for (const std::string *name : {&qualified, &bare}) {
-                if (done) break;
-                done = replace_once(sql, *name + sep + m.marker, shard + sep + m.marker);
-            }
-        }
-        if (!done) throw PgError(sqlstate::internal_error, "could not place shard of " + t.relname + " in: " + sql);
+        out.append(text_, pos, s.start - pos);
+        out += t.shards[shard_index].name;
+        pos = s.start + s.length;
     }
-    return sql;
+    out.append(text_, pos, std::string::npos);
+    return out;
+}
+
+std::string query_for_shard(const Query *query, int shard_index) {
+    return ShardStatement(query).for_shard(shard_index);
+}
+
+std::string expression_for_node(Node *expr, List *dpcontext) {
+    pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+    return pg::call([&] { return std::string(deparse_expression(expr, dpcontext, false, false)); });
 }
 
 // The statement on one line for EXPLAIN (the deparser indents): runs of white space outside

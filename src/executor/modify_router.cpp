@@ -206,7 +206,7 @@ void ShardRouter::add(const Datum *values, const bool *nulls) {
     rows_added_++;
     if (local_node_ >= 0 && table_.shards[idx].nodeid == local_node_) {
         xact::note_local_write();
-        if (!statement_suffix) {
+        if (!rows_statement) {
             if (!local_) {
                 local_ = std::make_unique<LocalShardInserter>(table_, desc_, cxt_);
                 local_->set_copy(copy_state);
@@ -217,12 +217,19 @@ void ShardRouter::add(const Datum *values, const bool *nulls) {
             }
         }
         local_pending_.emplace_back(idx, keep_row(values, nulls));
+        if (rows_statement && pending_.size() + local_pending_.size() >= kStatementRows)
+            row_statements_stored_ += run_row_statements(false);
         return;
     }
     ensure_columns();
     if (!streaming_) {
         pending_.emplace_back(idx, keep_row(values, nulls));
-        if (!statement_suffix && pending_.size() >= kStatementRows) switch_to_streaming();
+        if (rows_statement) {
+            if (pending_.size() + local_pending_.size() >= kStatementRows)
+                row_statements_stored_ += run_row_statements(false);
+        } else if (pending_.size() >= kStatementRows) {
+            switch_to_streaming();
+        }
         return;
     }
     encode(idx, values, nulls);
@@ -360,7 +367,71 @@ uint64_t ShardRouter::finish() {
     return n;
 }
 
+// Rows kept so far go out as parameterized statements (rows_statement), at most kStatementRows rows
+// and 65535 parameters each: one task per statement, a node's tasks in order on its connection.
+uint64_t ShardRouter::run_row_statements(bool last) {
+    ensure_columns();
+    std::map<int, std::vector<HeapTuple>> by_shard;
+    for (auto &p : pending_) by_shard[p.first].push_back(p.second);
+    for (auto &p : local_pending_) by_shard[p.first].push_back(p.second);
+    const size_t ncols = columns_.size();
+    const size_t max_rows = std::max<size_t>(1, std::min<size_t>(kStatementRows, 65535 / std::max<size_t>(1, ncols)));
+    conn::CanonicalOutputStyle style;
+    const int natts = desc_->natts;
+    Datum *values = static_cast<Datum *>(pg::call([&] { return palloc(sizeof(Datum) * natts); }));
+    bool *nulls = static_cast<bool *>(pg::call([&] { return palloc(sizeof(bool) * natts); }));
+    std::vector<Task> tasks;
+    for (auto &kv : by_shard) {
+        const metadata::ShardInfo &shard = table_.shards[kv.first];
+        const bool local = shard.nodeid == local_node_;
+        for (size_t from = 0; from < kv.second.size(); from += max_rows) {
+            const size_t n = std::min(max_rows, kv.second.size() - from);
+            Task t;
+            t.nodeid = shard.nodeid;
+            t.sql = rows_statement(kv.first, static_cast<int>(n));
+            t.write = true;
+            t.local = local;
+            if (on_rows) t.on_rows = on_rows;
+            for (size_t r = from; r < from + n; r++) {
+                HeapTuple tup = kv.second[r];
+                TupleDesc desc = desc_;
+                pg::call([&] { heap_deform_tuple(tup, desc, values, nulls); });
+                for (const Column &col : columns_) {
+                    const int a = col.att;
+                    // A node infers each parameter's type from its target column (types may have
+                    // other OIDs there); in this backend SPI needs them.
+                    t.param_types.push_back(local ? TupleDescAttr(desc_, a)->atttypid : InvalidOid);
+                    if (nulls[a]) {
+                        t.params.emplace_back(std::nullopt);
+                        continue;
+                    }
+                    const FmgrInfo *f = &col.out;
+                    const Datum d = values[a];
+                    char *text = pg::call([&] { return OutputFunctionCall(const_cast<FmgrInfo *>(f), d); });
+                    t.params.emplace_back(std::string(text));
+                    pfree(text);
+                }
+            }
+            tasks.push_back(std::move(t));
+        }
+    }
+    pfree(values);
+    pfree(nulls);
+    pending_.clear();
+    local_pending_.clear();
+    // Only the whole write, as one statement on one node, may commit there by itself.
+    if (last && !row_statements_sent_ && tasks.size() == 1 && !tasks[0].local && may_autocommit_ &&
+        !xact::wrote_locally())
+        tasks[0].autocommit = true;
+    row_statements_sent_ = true;
+    execute(tasks);
+    uint64_t stored = 0;
+    for (auto &t : tasks) stored += t.rows_affected;
+    return stored;
+}
+
 uint64_t ShardRouter::finish_statements() {
+    if (rows_statement) return row_statements_stored_ + run_row_statements(true);
     if (pending_.empty() && local_pending_.empty()) return 0;
     ensure_columns();
     // Rows of each shard, in arrival order.
@@ -376,15 +447,11 @@ uint64_t ShardRouter::finish_statements() {
     for (auto &kv : by_shard) {
         const metadata::ShardInfo &shard = table_.shards[kv.first];
         const bool local = shard.nodeid == local_node_;
-        const std::string head = "INSERT INTO " + shard.name +
-                                 (statement_alias.empty() ? "" : " AS " + statement_alias) + " (" + column_list_ +
-                                 ") VALUES ";
-        const std::string tail = statement_suffix ? " " + statement_suffix(kv.first) : "";
+        const std::string head = "INSERT INTO " + shard.name + " (" + column_list_ + ") VALUES ";
         std::string *sqlp = nullptr;
         size_t rows_in_statement = 0;
         for (HeapTuple tup : kv.second) {
             if (!sqlp || (local && rows_in_statement == kStatementRows)) {
-                if (sqlp) *sqlp += tail;
                 if (local) {
                     local_sql.emplace_back();
                     sqlp = &local_sql.back();
@@ -413,7 +480,6 @@ uint64_t ShardRouter::finish_statements() {
             }
             sql += ")";
         }
-        *sqlp += tail;
         if (!local) *sqlp += ";";
     }
     pfree(values);

@@ -51,12 +51,12 @@ public:
     uint64_t finish();
     uint64_t rows_added() const { return rows_added_; }
 
-    // Statement mode only: appended to every `INSERT ... VALUES ...` (e.g. ON CONFLICT ...
-    // RETURNING ...); built per shard. When set the router never streams (COPY cannot do it).
-    std::function<std::string(int shard_index)> statement_suffix;
-    // Statement mode only: alias of the target table in those statements (the suffix uses it).
-    std::string statement_alias;
-    // Receives result rows of statements sent with a suffix that has RETURNING.
+    // Rows as parameters: the whole statement for `nrows` rows of one shard, whose values are the
+    // parameters $1, $2, ... row after row in column order (INSERT ... ON CONFLICT ... RETURNING,
+    // printed from the tree by the deparser). When set the router never streams (COPY cannot do
+    // ON CONFLICT) and sends statements of at most kStatementRows rows as rows come.
+    std::function<std::string(int shard_index, int nrows)> rows_statement;
+    // Receives result rows of those statements (RETURNING).
     std::function<void(PGresult *)> on_rows;
     // COPY only: the COPY the rows come from (rows stored locally in batches report their own line
     // on errors).
@@ -74,6 +74,7 @@ private:
     void ship(int shard_index);
     void wait_copy(NodeStream &ns);
     uint64_t finish_statements();
+    uint64_t run_row_statements(bool last);
 
     const metadata::DistTable &table_;
     TupleDesc desc_;
@@ -92,6 +93,8 @@ private:
     std::vector<NodeStream> streams_;
     uint64_t rows_added_ = 0;
     uint64_t rows_stored_ = 0;
+    uint64_t row_statements_stored_ = 0;  // by run_row_statements before the last batch
+    bool row_statements_sent_ = false;
     bool columns_ready_ = false;
     int local_node_ = -1;  // node whose shards are written in this backend (the coordinator), or -1
     std::unique_ptr<LocalShardInserter> local_;

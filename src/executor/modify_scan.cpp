@@ -14,7 +14,7 @@
 #include "executor/modify_scan.hpp"
 #include "executor/remote_exec.hpp"
 #include "metadata/metadata_cache.hpp"
-#include "planner/deparse.hpp"
+#include "deparser/deparse.hpp"
 #include "planner/writes.hpp"
 #include "transaction/remote_transaction.hpp"
 
@@ -156,35 +156,113 @@ MemoryContext new_row_context(EState *estate) {
     });
 }
 
-// ON CONFLICT: "ON CONFLICT ... [RETURNING <all columns>]" for one shard, deparsed from a copy of the
-// INSERT whose values are placeholders; the target is aliased rollup_rte_1 by the deparser.
-std::string conflict_suffix(const Query *q, int shard_index, const metadata::DistTable &t, std::string *alias) {
-    std::string sql = deparse::query_for_shard(q, shard_index);
-    size_t pos = sql.find(" ON CONFLICT");
-    size_t as = sql.find(" AS ");
-    size_t open = as == std::string::npos ? as : sql.find(" (", as + 4);
-    if (pos == std::string::npos || open == std::string::npos || open > pos)
-        throw PgError(sqlstate::internal_error, "could not deparse ON CONFLICT: " + sql);
-    *alias = sql.substr(as + 4, open - as - 4);
-    std::string suffix = sql.substr(pos + 1);
-    if (suffix.rfind("ON CONFLICT(", 0) == 0) suffix.insert(11, " ");
-    // A named constraint has the shard's name on the node.
-    const std::string on_constraint = "ON CONFLICT ON CONSTRAINT ";
-    if (suffix.rfind(on_constraint, 0) == 0) {
-        size_t start = on_constraint.size();
-        size_t end = suffix.find(' ', start);
-        std::string quoted = suffix.substr(start, end - start);
-        std::string name = quoted;
-        if (name.size() >= 2 && name.front() == '"') {
-            name = name.substr(1, name.size() - 2);
-            size_t p = 0;
-            while ((p = name.find("\"\"", p)) != std::string::npos) name.replace(p, 2, "\""), p++;
-        }
-        std::string shard_con = metadata::shard_relname(name, t.shards[shard_index].shardid);
-        std::string q2 = pg::call([&] { return quote_identifier(shard_con.c_str()); });
-        suffix = on_constraint + q2 + suffix.substr(end);
+// ON CONFLICT ON CONSTRAINT names the shell's constraint, which has another name on each shard:
+// the same arbiter is given by its columns instead (PostgreSQL infers the same unique index from
+// them). PostgreSQL-style C (may ereport).
+void constraint_to_inference(Query *q) {
+    OnConflictExpr *oc = q->onConflict;
+    if (!oc || !OidIsValid(oc->constraint)) return;
+    Oid index = get_constraint_index(oc->constraint);
+    HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(oc->constraint));
+    const bool exclusion = HeapTupleIsValid(con) && ((Form_pg_constraint)GETSTRUCT(con))->contype == CONSTRAINT_EXCLUSION;
+    if (HeapTupleIsValid(con)) ReleaseSysCache(con);
+    HeapTuple tup = OidIsValid(index) ? SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index)) : NULL;
+    if (!HeapTupleIsValid(tup) || exclusion) {
+        if (HeapTupleIsValid(tup)) ReleaseSysCache(tup);
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("ON CONFLICT ON CONSTRAINT \"%s\" is not supported on a distributed table",
+                               get_constraint_name(oc->constraint)),
+                        errhint("Name the constraint's columns instead: ON CONFLICT (column, ...).")));
     }
-    return suffix;
+    Form_pg_index idx = (Form_pg_index)GETSTRUCT(tup);
+    RangeTblEntry *target = rt_fetch(q->resultRelation, q->rtable);
+    List *exprs = NIL;
+    if (!heap_attisnull(tup, Anum_pg_index_indexprs, NULL)) {
+        Relation irel = index_open(index, AccessShareLock);
+        exprs = RelationGetIndexExpressions(irel);
+        index_close(irel, AccessShareLock);
+        ChangeVarNodes(reinterpret_cast<Node *>(exprs), 1, q->resultRelation, 0);
+    }
+    ListCell *next_expr = list_head(exprs);
+    List *elems = NIL;
+    for (int k = 0; k < idx->indnkeyatts; k++) {
+        InferenceElem *ie = makeNode(InferenceElem);
+        AttrNumber a = idx->indkey.values[k];
+        if (a != 0) {
+            Oid type, coll;
+            int32 typmod;
+            get_atttypetypmodcoll(target->relid, a, &type, &typmod, &coll);
+            ie->expr = reinterpret_cast<Node *>(makeVar(q->resultRelation, a, type, typmod, coll, 0));
+        } else {
+            ie->expr = static_cast<Node *>(lfirst(next_expr));
+            next_expr = lnext(exprs, next_expr);
+        }
+        ie->infercollid = InvalidOid;
+        ie->inferopclass = InvalidOid;
+        elems = lappend(elems, ie);
+    }
+    ReleaseSysCache(tup);
+    oc->arbiterElems = elems;
+    oc->constraint = InvalidOid;
+}
+
+// The INSERT ... ON CONFLICT for `nrows` rows whose values are parameters $1, $2, ... row after row
+// in the order of the table's columns: the query's own ON CONFLICT and RETURNING, a VALUES list of
+// Params as its source. Printed per shard by the deparser, never assembled from text.
+Query *rows_query(const Query *conflict, TupleDesc desc, int nrows) {
+    Query *q = static_cast<Query *>(copyObjectImpl(conflict));
+    constraint_to_inference(q);
+    List *types = NIL, *typmods = NIL, *colls = NIL, *names = NIL;
+    int *atts = static_cast<int *>(palloc(sizeof(int) * (desc->natts + 1)));  // palloc'd: this frame may longjmp
+    int natts = 0;
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute a = TupleDescAttr(desc, i);
+        if (a->attisdropped) continue;
+        atts[natts++] = i;
+        types = lappend_oid(types, a->atttypid);
+        typmods = lappend_int(typmods, a->atttypmod);
+        colls = lappend_oid(colls, a->attcollation);
+        names = lappend(names, makeString(pstrdup(NameStr(a->attname))));
+    }
+    List *rows = NIL;
+    int paramid = 0;
+    for (int r = 0; r < nrows; r++) {
+        List *row = NIL;
+        for (int j = 0; j < natts; j++) {
+            Form_pg_attribute a = TupleDescAttr(desc, atts[j]);
+            Param *p = makeNode(Param);
+            p->paramkind = PARAM_EXTERN;
+            p->paramid = ++paramid;
+            p->paramtype = a->atttypid;
+            p->paramtypmod = -1;
+            p->paramcollid = a->attcollation;
+            p->location = -1;
+            row = lappend(row, p);
+        }
+        rows = lappend(rows, row);
+    }
+    RangeTblEntry *values = makeNode(RangeTblEntry);
+    values->rtekind = RTE_VALUES;
+    values->values_lists = rows;
+    values->coltypes = types;
+    values->coltypmods = typmods;
+    values->colcollations = colls;
+    values->eref = makeAlias("*VALUES*", names);
+    values->inFromCl = true;
+    // The source of the original INSERT (a VALUES list or a SELECT, turned into RTE_RESULT by the
+    // planner side) is not printed; the new VALUES list is.
+    q->rtable = lappend(q->rtable, values);
+    const int vrti = list_length(q->rtable);
+    List *tlist = NIL;
+    int k = 0;
+    for (int j = 0; j < natts; j++) {
+        Form_pg_attribute a = TupleDescAttr(desc, atts[j]);
+        Var *v = makeVar(vrti, ++k, a->atttypid, a->atttypmod, a->attcollation, 0);
+        tlist = lappend(tlist, makeTargetEntry(reinterpret_cast<Expr *>(v), a->attnum,
+                                               pstrdup(NameStr(a->attname)), false));
+    }
+    q->targetList = tlist;
+    return q;
 }
 
 void run_insert_rows(ModifyState *st) {
@@ -199,22 +277,17 @@ void run_insert_rows(ModifyState *st) {
 
     exec::ShardRouter router(t, desc, st->autocommit_ok && writes::statement_is_whole_transaction());
     std::optional<RemoteRows> remote;
-    std::map<int, std::string> suffixes;  // ON CONFLICT clause per shard index (outlives the router's use)
+    // ON CONFLICT: one printed statement per row count, its text per shard (outlive the router).
+    std::map<int, std::unique_ptr<deparse::ShardStatement>> by_rows;
     if (st->conflict_query) {
         Query *q = deparse::fold_for_execution(st->conflict_query, estate->es_param_list_info);
-        std::string alias;
-        for (int i = 0; i < t.shard_count; i++) {
-            suffixes.emplace(i, conflict_suffix(q, i, t, &alias));
-            break;  // the alias is the same for every shard; suffixes are made on demand
-        }
-        router.statement_alias = alias;
-        router.statement_suffix = [&suffixes, q, &t](int idx) -> std::string {
-            auto it = suffixes.find(idx);
-            if (it == suffixes.end()) {
-                std::string a;
-                it = suffixes.emplace(idx, conflict_suffix(q, idx, t, &a)).first;
+        router.rows_statement = [&by_rows, q, desc](int idx, int nrows) -> std::string {
+            auto it = by_rows.find(nrows);
+            if (it == by_rows.end()) {
+                Query *rq = pg::call([&] { return rows_query(q, desc, nrows); });
+                it = by_rows.emplace(nrows, std::make_unique<deparse::ShardStatement>(rq)).first;
             }
-            return it->second;
+            return it->second->for_shard(idx);
         };
         if (returning) {
             std::vector<int> atts;

@@ -21,7 +21,7 @@
 #include "connection/connection_pool.hpp"
 #include "executor/remote_exec.hpp"
 #include "executor/rollup_scan.hpp"
-#include "planner/deparse.hpp"
+#include "deparser/deparse.hpp"
 #include "planner/time_buckets.hpp"
 #include "planner/select_internal.hpp"
 
@@ -319,14 +319,34 @@ Node *replace_params_mutator(Node *node, ExprContext *econtext) {
 
 struct ParamContext {
     ScanExec *ex;
+    // Whether a Const directly below the node being visited may become a parameter. Only operands
+    // of operators and arguments of plain function calls may: the deparser reads other constants
+    // as constants (EXTRACT's and normalize's field, a length coercion's typmod, ...), and a Param
+    // there would crash it or print another expression.
+    bool operand = false;
 };
 
-// Every constant becomes a parameter whose value travels beside the statement.
+bool params_allowed_below(Node *node) {
+    switch (nodeTag(node)) {
+        case T_OpExpr:
+        case T_DistinctExpr:
+        case T_NullIfExpr:
+        case T_ScalarArrayOpExpr:
+            return true;
+        case T_FuncExpr:
+            return reinterpret_cast<FuncExpr *>(node)->funcformat == COERCE_EXPLICIT_CALL;
+        default:
+            return false;
+    }
+}
+
+// Constants that are operands become parameters whose values travel beside the statement (so a
+// node plans a statement of that shape once).
 Node *parameterize_mutator(Node *node, ParamContext *ctx) {
     if (!node) return nullptr;
     if (IsA(node, Const)) {
         Const *c = reinterpret_cast<Const *>(node);
-        if (c->consttype == UNKNOWNOID || c->consttype == CSTRINGOID) return node;
+        if (!ctx->operand || c->consttype == UNKNOWNOID || c->consttype == CSTRINGOID) return node;
         ScanExec *ex = ctx->ex;
         if (c->constisnull) {
             ex->params.emplace_back(std::nullopt);
@@ -347,7 +367,11 @@ Node *parameterize_mutator(Node *node, ParamContext *ctx) {
         p->location = -1;
         return reinterpret_cast<Node *>(p);
     }
-    return expression_tree_mutator(node, reinterpret_cast<Node *(*)()>(parameterize_mutator), ctx);
+    const bool saved = ctx->operand;
+    if (!IsA(node, List)) ctx->operand = params_allowed_below(node);  // argument lists: the parent decides
+    Node *out = expression_tree_mutator(node, reinterpret_cast<Node *(*)()>(parameterize_mutator), ctx);
+    ctx->operand = saved;
+    return out;
 }
 
 // Params and stable functions become constants, once for all shards.
@@ -356,9 +380,7 @@ Node *fold(Node *expr, EState *estate, ExprContext *econtext) {
     return deparse::fold_expression_for_execution(n, estate->es_param_list_info);
 }
 
-std::string deparse_expr(Node *expr, List *dpcontext) {
-    return pg::call([&] { return deparse_expression(expr, dpcontext, false, false); });
-}
+std::string deparse_expr(Node *expr, List *dpcontext) { return deparse::expression_for_node(expr, dpcontext); }
 
 // The remote columns of a partial aggregate (Aggref with Vars of varno 1).
 std::vector<std::string> partial_columns(Aggref *agg, core::CombineKind kind, List *dpcontext) {

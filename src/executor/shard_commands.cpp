@@ -1,4 +1,3 @@
-#include <map>
 #include <string>
 
 #include "executor/remote_exec.hpp"
@@ -7,33 +6,15 @@
 
 namespace rollup::executor {
 
-namespace {
-std::string fill(const std::string &tmpl, const std::string &name) {
-    std::string out;
-    for (size_t i = 0; i < tmpl.size(); i++) {
-        if (tmpl[i] == '%' && i + 1 < tmpl.size() && tmpl[i + 1] == 's') {
-            out += name;
-            i++;
-        } else if (tmpl[i] == '%' && i + 1 < tmpl.size() && tmpl[i + 1] == '%') {
-            out += '%';
-            i++;
-        } else {
-            out += tmpl[i];
-        }
-    }
-    return out;
-}
-}  // namespace
 
-int64_t execute_on_all_shards(Oid relid, const std::string &sql_template) {
+int64_t execute_on_all_shards(Oid relid,
+                              const std::function<std::string(const std::string &shard)> &statement_for) {
     const metadata::DistTable &t = metadata::get(relid);
-    std::map<int, std::string> by_node;
-    for (const metadata::ShardInfo &s : t.shards) by_node[s.nodeid] += fill(sql_template, s.name) + ";";
     std::vector<exec::Task> tasks;
-    for (auto &kv : by_node) {
+    for (const metadata::ShardInfo &s : t.shards) {
         exec::Task task;
-        task.nodeid = kv.first;
-        task.sql = kv.second;
+        task.nodeid = s.nodeid;
+        task.sql = statement_for(s.name);
         task.write = true;
         tasks.push_back(std::move(task));
     }

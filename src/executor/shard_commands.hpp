@@ -1,15 +1,18 @@
 // Commands run on every shard of a distributed table (expiry, maintenance).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "pg/guard.hpp"
 
 namespace rollup::executor {
 
-// Runs sql_template once per shard, every "%s" replaced by the shard's quoted, schema-qualified
-// name; shards of one node go in one round trip, all nodes at once, inside the coordinator's
+// Runs one statement per shard, made by statement_for(the shard's quoted, schema-qualified name):
+// the statement is built by the caller from quoted parts, never by substituting into SQL text, and
+// each goes to its node as a single statement. All nodes at once, inside the coordinator's
 // transaction. Returns the summed affected-row count.
-int64_t execute_on_all_shards(Oid relid, const std::string &sql_template);
+int64_t execute_on_all_shards(Oid relid,
+                              const std::function<std::string(const std::string &shard)> &statement_for);
 
 }  // namespace rollup::executor

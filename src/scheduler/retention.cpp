@@ -90,11 +90,13 @@ char *expiry_cutoff(Oid relid, const Policy &p) {
     return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-// One batch on every shard of a distributed table, in parallel; returns the rows deleted.
-// `sql_template` has %s where the shard's qualified name goes.
-int64_t delete_batch_on_shards(Oid relid, const char *sql_template) {
-    std::string tmpl = sql_template;
-    return rollup::executor::execute_on_all_shards(relid, tmpl);
+// One batch of expiry on one table (or shard): the statement is assembled from the quoted table
+// name, the quoted column and the cutoff literal; data never becomes a format string (a column may
+// be called "t%s").
+std::string batch_delete_sql(const std::string &rel, const char *quoted_column, const char *cutoff_literal) {
+    return "DELETE FROM " + rel + " WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT ctid FROM " + rel +
+           " WHERE " + quoted_column + " < " + cutoff_literal + "::pg_catalog.timestamptz LIMIT " +
+           std::to_string(kExpireBatch) + "))";
 }
 
 // Deletes the expired rows of relid in batches (SPI connected; non-atomic when commit_each_batch).
@@ -108,25 +110,27 @@ int64_t expire_table(Oid relid, bool commit_each_batch) {
     char *cutoff = expiry_cutoff(relid, p);
     bool distributed = is_distributed(relid);
     const char *col = quote_identifier(p.time_column);
-    char *lit = quote_literal_cstr(cutoff);
-    const char *tmpl = psprintf("DELETE FROM %%s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %%s WHERE %s < %s"
-                                "::timestamptz LIMIT %d))",
-                                col, lit, kExpireBatch);
-    char *rel = qualified_name(relid);
-    const char *local_sql = psprintf(tmpl, rel, rel);
+    const char *lit = quote_literal_cstr(cutoff);
+    const std::string local_sql = batch_delete_sql(qualified_name(relid), col, lit);
     int64_t total = 0;
     for (;;) {
         int64_t n;
         if (distributed) {
-            n = delete_batch_on_shards(relid, tmpl);
+            n = rollup::executor::execute_on_all_shards(
+                relid, [&](const std::string &shard) { return batch_delete_sql(shard, col, lit); });
         } else {
-            spi_exec(local_sql, 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);
-            n = static_cast<int64_t>(SPI_processed);
+            // Under pg::call: this frame holds C++ objects that a longjmp would skip.
+            n = rollup::pg::call([&] {
+                spi_exec(local_sql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);
+                return static_cast<int64_t>(SPI_processed);
+            });
         }
         total += n;
         if (n == 0 || (!distributed && n < kExpireBatch)) break;
-        if (commit_each_batch) SPI_commit();
-        CHECK_FOR_INTERRUPTS();
+        rollup::pg::call([&] {
+            if (commit_each_batch) SPI_commit();
+            CHECK_FOR_INTERRUPTS();
+        });
     }
     return total;
 }

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "core/gid.hpp"
+
 #include "metadata/metadata_cache.hpp"
 #include "pg/as_superuser.hpp"
 #include "pg/spi.hpp"
@@ -20,12 +22,6 @@ bool poisoned = false;
 bool testing_skip_commit_prepared = false;  // post-commit leaves the prepared transactions alone
 bool testing_fail_after_prepare = false;    // pre-commit fails once every node is prepared and recorded
 std::string poison_reason;
-
-std::string gid_prefix() {
-    char buf[64];
-    snprintf(buf, sizeof buf, "rollup_%llu_", static_cast<unsigned long long>(GetSystemIdentifier()));
-    return buf;
-}
 
 void send_or_throw(conn::Connection &c, const std::string &sql) {
     if (!PQsendQuery(c.pg, sql.c_str())) conn::throw_remote_error(c, nullptr);
@@ -66,7 +62,6 @@ void pre_commit() {
     // With local writes our own commit is the decision point: the nodes must be prepared first.
     if (written.size() > 1 || (!written.empty() && local_written)) {
         TransactionId xid = pg::call([] { return GetTopTransactionId(); });
-        std::string prefix = gid_prefix();
         // Every PREPARE that was sent is waited for, even after another node failed: a node that did
         // prepare must be known as prepared, so that the abort rolls it back at once instead of
         // leaving it (and its row locks) to the next recovery. A connection that failed may have
@@ -77,8 +72,7 @@ void pre_commit() {
         };
         std::vector<conn::Connection *> sent;
         for (conn::Connection *c : written) {
-            c->gid = prefix + std::to_string(xid) + "_" + std::to_string(c->nodeid) + "_" +
-                     std::to_string(c->slot);
+            c->gid = core::make_gid(GetSystemIdentifier(), xid, c->nodeid, c->slot);
             try {
                 send_or_throw(*c, "PREPARE TRANSACTION '" + c->gid + "'");
                 sent.push_back(c);
@@ -328,7 +322,8 @@ int recover_prepared() {
         throw PgError(sqlstate::object_not_in_prerequisite_state,
                       "rollup.recover_prepared_transactions() must run in a READ COMMITTED transaction",
                       "", "Call it outside a REPEATABLE READ or SERIALIZABLE transaction.");
-    std::string prefix = gid_prefix();
+    const uint64_t system_id = GetSystemIdentifier();
+    const std::string prefix = "rollup_" + std::to_string(system_id) + "_";
     int resolved = 0;
     pg::SpiSession spi;
     for (const metadata::NodeInfo &n : metadata::nodes()) {
@@ -338,21 +333,31 @@ int recover_prepared() {
         auto recs = spi.query("SELECT gid FROM rollup.prepared_xact WHERE nodeid = $1",
                               {{INT4OID, std::to_string(n.nodeid)}}, false);
         conn::Connection &c = conn::acquire(n.nodeid, 999);  // a slot never used inside transactions
-        PGresult *res = PQexec(c.pg, ("SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
-                                      "AND starts_with(gid, '" + prefix + "')").c_str());
+        // The prefix travels as a parameter; only gids that parse exactly as ours are touched (any
+        // role of the node can prepare a transaction under a name that starts like ours).
+        const char *values[1] = {prefix.c_str()};
+        PGresult *res = PQexecParams(c.pg,
+                                     "SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database OPERATOR(pg_catalog.=) "
+                                     "pg_catalog.current_database() AND pg_catalog.starts_with(gid, $1)",
+                                     1, nullptr, values, nullptr, nullptr, 0);
         if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) conn::throw_remote_error(c, res);
         std::vector<std::string> gids;
-        for (int i = 0; i < PQntuples(res); i++) gids.emplace_back(PQgetvalue(res, i, 0));
+        std::vector<TransactionId> xids;
+        for (int i = 0; i < PQntuples(res); i++) {
+            uint32_t xid = 0;
+            if (!core::parse_gid(PQgetvalue(res, i, 0), system_id, &xid)) continue;
+            gids.emplace_back(PQgetvalue(res, i, 0));
+            xids.push_back(static_cast<TransactionId>(xid));
+        }
         PQclear(res);
         std::set<std::string> present(gids.begin(), gids.end());
-        for (const std::string &gid : gids) {
-            // gid: rollup_<sysid>_<xid>_<node>_<slot>
-            unsigned long xid = std::stoul(gid.substr(prefix.size()));
-            TransactionId txid = static_cast<TransactionId>(xid);
+        for (size_t g = 0; g < gids.size(); g++) {
+            const std::string &gid = gids[g];
+            const TransactionId txid = xids[g];
             if (pg::call([&] { return TransactionIdIsInProgress(txid); })) continue;
             auto rows = spi.query("SELECT 1 FROM rollup.prepared_xact WHERE gid = $1", {pg::text_param(gid)},
                                   false);
-            std::string sql = (rows.empty() ? "ROLLBACK PREPARED '" : "COMMIT PREPARED '") + gid + "'";
+            std::string sql = (rows.empty() ? "ROLLBACK PREPARED '" : "COMMIT PREPARED '") + gid + "'";  // parsed: digits and _
             try {
                 conn::exec_control(c, sql);
             } catch (const PgError &e) {
