@@ -20,9 +20,12 @@ struct AclEntry {
 
 std::vector<AclEntry> acl_entries(pg::SpiSession &spi, Oid relid) {
     auto rows = spi.query(
-        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, a.privilege_type, "
-        "a.is_grantable FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a "
-        "LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE c.oid = $1 AND a.grantee <> c.relowner "
+        "SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC' "
+        "ELSE pg_catalog.quote_ident(r.rolname) END, a.privilege_type, a.is_grantable "
+        "FROM pg_catalog.pg_class c, "
+        "pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) a "
+        "LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee "
+        "WHERE c.oid OPERATOR(pg_catalog.=) $1 AND a.grantee OPERATOR(pg_catalog.<>) c.relowner "
         "ORDER BY 1, 2",
         {pg::oid_param(relid)}, false);  // not read-only: a fresh snapshot sees the GRANT just run
     std::vector<AclEntry> out;
@@ -52,55 +55,79 @@ std::string shard_acl_sql(Oid relid, const std::string &shard_name) {
     return acl_sql(entries, {}, shard_name);
 }
 
+namespace {
+
+// What capture_distributed_acls keeps per table (palloc'd: it lives across the utility command).
+struct AclSnapshot {
+    Oid relid;
+    Oid owner;
+    char *acl;  // text form; "" for the default ACL
+};
+
+}  // namespace
+
 List *capture_distributed_acls() {
     List *out = NIL;
     for (const metadata::DistTable *t : metadata::all_tables()) {
         Oid relid = t->relid;
-        char *acl = pg::call([&] {
+        AclSnapshot *snap = pg::call([&] {
             HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-            if (!HeapTupleIsValid(tup)) return pstrdup("");
+            if (!HeapTupleIsValid(tup)) return static_cast<AclSnapshot *>(nullptr);
+            AclSnapshot *sn = static_cast<AclSnapshot *>(palloc(sizeof(AclSnapshot)));
+            sn->relid = relid;
+            sn->owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
             bool isnull;
             Datum d = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relacl, &isnull);
-            char *s = isnull ? pstrdup("") : OidOutputFunctionCall(F_ARRAY_OUT, d);
+            sn->acl = isnull ? pstrdup("") : OidOutputFunctionCall(F_ARRAY_OUT, d);
             ReleaseSysCache(tup);
-            return s;
+            return sn;
         });
-        out = pg::call([&] { return lappend(lappend_oid(out, relid), acl); });
+        if (snap) out = pg::call([&] { return lappend(out, snap); });
     }
     return out;
 }
 
 void sync_changed_acls(List *before) {
-    std::map<Oid, std::string> old_acl;
-    for (int i = 0; i + 1 < list_length(before); i += 2)
-        old_acl[list_nth_oid(before, i)] = static_cast<char *>(list_nth(before, i + 1));
+    std::map<Oid, const AclSnapshot *> old;
+    ListCell *lc;
+    foreach (lc, before) {
+        const AclSnapshot *sn = static_cast<const AclSnapshot *>(lfirst(lc));
+        old[sn->relid] = sn;
+    }
     pg::call([] { CommandCounterIncrement(); });
     List *after = capture_distributed_acls();
     std::map<int, std::string> sql_by_node;
     pg::SpiSession spi;
-    for (int i = 0; i + 1 < list_length(after); i += 2) {
-        Oid relid = list_nth_oid(after, i);
-        std::string now = static_cast<char *>(list_nth(after, i + 1));
-        auto it = old_acl.find(relid);
-        if (it == old_acl.end() || it->second == now) continue;
+    foreach (lc, after) {
+        const AclSnapshot *now = static_cast<const AclSnapshot *>(lfirst(lc));
+        const Oid relid = now->relid;
+        auto it = old.find(relid);
+        if (it == old.end()) continue;
+        const AclSnapshot *was = it->second;
+        const bool owner_changed = was->owner != now->owner;
+        if (!owner_changed && strcmp(was->acl, now->acl) == 0) continue;
         const metadata::DistTable &t = metadata::get(relid);
+        // Shards follow their table's owner (REASSIGN OWNED).
+        if (owner_changed) {
+            Oid o = now->owner;
+            std::string owner = pg::call([&] { return std::string(quote_identifier(GetUserNameFromId(o, false))); });
+            for (const metadata::ShardInfo &s : t.shards)
+                sql_by_node[s.nodeid] += "ALTER TABLE " + s.name + " OWNER TO " + owner + ";";
+        }
         // Whoever held privileges before must lose what they no longer have.
         std::set<std::string> previous;
-        if (!it->second.empty()) {  // empty: the default ACL, the owner's alone
-        auto rows = spi.query(
-            "SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END "
-            "FROM aclexplode($1::aclitem[]) a LEFT JOIN pg_roles r ON r.oid = a.grantee",
-            {{TEXTOID, it->second}});
-        for (auto &r : rows)
-            if (r[0]) previous.insert(*r[0]);
+        if (was->acl[0]) {  // empty: the default ACL, the owner's alone
+            auto rows = spi.query(
+                "SELECT DISTINCT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC' "
+                "ELSE pg_catalog.quote_ident(r.rolname) END "
+                "FROM pg_catalog.aclexplode($1::pg_catalog.aclitem[]) a "
+                "LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee",
+                {{TEXTOID, std::string(was->acl)}});
+            for (auto &r : rows)
+                if (r[0]) previous.insert(*r[0]);
         }
-        std::string owner = pg::call([&] {
-            HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-            if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", relid);
-            Oid o = ((Form_pg_class)GETSTRUCT(tup))->relowner;
-            ReleaseSysCache(tup);
-            return quote_identifier(GetUserNameFromId(o, false));
-        });
+        Oid o = now->owner;
+        std::string owner = pg::call([&] { return std::string(quote_identifier(GetUserNameFromId(o, false))); });
         previous.erase(owner);
         std::vector<AclEntry> entries = acl_entries(spi, relid);
         for (const metadata::ShardInfo &s : t.shards) sql_by_node[s.nodeid] += acl_sql(entries, previous, s.name);

@@ -318,11 +318,15 @@ std::string shard_create_sql(const ShellDefinition &def, int64_t shardid) {
 std::string schema_create_sql(const ShellDefinition &def) {
     // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database even when the schema
     // exists: only create it when it is missing, so that table owners without that privilege can
-    // distribute into a schema that is already there.
-    std::string lit = pg::call([&] { return quote_literal_cstr(def.schema.c_str()); });
-    std::string ident = pg::call([&] { return quote_identifier(def.schema.c_str()); });
-    return "DO $rollup$ BEGIN IF to_regnamespace(" + lit + ") IS NULL THEN CREATE SCHEMA " + ident +
-           "; END IF; END $rollup$;";
+    // distribute into a schema that is already there. The block's body is itself a quoted literal
+    // (no dollar quote a schema name could close), and to_regnamespace gets the quoted identifier
+    // (it parses its argument as a name: "a b" must reach it with its quotes).
+    std::string body = pg::call([&] {
+        const char *ident = quote_identifier(def.schema.c_str());
+        return std::string("BEGIN IF pg_catalog.to_regnamespace(") + quote_literal_cstr(ident) +
+               ") IS NULL THEN CREATE SCHEMA " + ident + "; END IF; END";
+    });
+    return "DO " + std::string(pg::call([&] { return quote_literal_cstr(body.c_str()); })) + ";";
 }
 
 }  // namespace rollup::commands

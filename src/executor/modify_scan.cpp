@@ -35,6 +35,8 @@ struct ModifyState {
     bool autocommit_ok;
     Query *query;           // kPushdown: the statement; kInsertRows: NULL
     Query *conflict_query;  // kInsertRows with ON CONFLICT: deparsed for the clause
+    List *wcos;             // kInsertRows: WithCheckOptions (planned)
+    ResultRelInfo *wco_rri; // ... and their ExprStates, for ExecWithCheckOptions
     ModifyExec *exec;
 };
 
@@ -303,6 +305,22 @@ void run_insert_rows(ModifyState *st) {
         TupleTableSlot *slot = pg::call([&] { return ExecProcNode(child); });
         if (TupIsNull(slot)) break;
         pg::call([&] { slot_getallattrs(slot); });
+        if (st->wco_rri) {
+            // Row-level security WITH CHECK and views' CHECK OPTION, before the row leaves, as
+            // ExecInsert checks them (the row as the table will store it).
+            ResultRelInfo *rri = st->wco_rri;
+            pg::call([&] {
+                ExecClearTuple(scan);
+                for (int i = 0; i < desc->natts; i++) {
+                    bool dropped = TupleDescAttr(desc, i)->attisdropped;
+                    scan->tts_values[i] = dropped ? 0 : slot->tts_values[i];
+                    scan->tts_isnull[i] = dropped ? true : slot->tts_isnull[i];
+                }
+                ExecStoreVirtualTuple(scan);
+                ExecWithCheckOptions(WCO_RLS_INSERT_CHECK, rri, scan, estate);
+                ExecWithCheckOptions(WCO_VIEW_CHECK, rri, scan, estate);
+            });
+        }
         router.add(slot->tts_values, slot->tts_isnull);
         if (returning && !st->conflict_query) {
             Tuplestorestate *store = ex.store;
@@ -417,6 +435,7 @@ Node *create_modify_state(CustomScan *cscan) {
         st->autocommit_ok = intVal(list_nth(p, 2)) != 0;
         st->query = static_cast<Query *>(list_nth(p, 3));
         st->conflict_query = static_cast<Query *>(list_nth(p, 4));
+        st->wcos = list_length(p) > 5 ? static_cast<List *>(list_nth(p, 5)) : NIL;
         return reinterpret_cast<Node *>(st);
     });
 }
@@ -429,6 +448,25 @@ void begin_modify(CustomScanState *node, EState *estate, int eflags) {
             Plan *child = static_cast<Plan *>(linitial(cscan->custom_plans));
             PlanState *ps = pg::call([&] { return ExecInitNode(child, estate, eflags); });
             node->custom_ps = pg::call([&] { return list_make1(ps); });
+        }
+        if (st->kind == kInsertRows && st->wcos != NIL) {
+            Relation rel = node->ss.ss_currentRelation;
+            Index rti = static_cast<Index>(reinterpret_cast<Scan *>(cscan)->scanrelid);
+            PlanState *ps = &node->ss.ps;
+            List *wcos = st->wcos;
+            st->wco_rri = pg::call([&] {
+                ResultRelInfo *rri = makeNode(ResultRelInfo);
+                InitResultRelInfo(rri, rel, rti, NULL, estate->es_instrument);
+                List *exprs = NIL;
+                ListCell *lc;
+                foreach (lc, wcos) {
+                    WithCheckOption *wco = static_cast<WithCheckOption *>(lfirst(lc));
+                    exprs = lappend(exprs, ExecInitQual(reinterpret_cast<List *>(wco->qual), ps));
+                }
+                rri->ri_WithCheckOptions = wcos;
+                rri->ri_WithCheckOptionExprs = exprs;
+                return rri;
+            });
         }
         st->exec = new ModifyExec();
         MemoryContext cxt = estate->es_query_cxt;
@@ -574,13 +612,14 @@ void register_methods() {
 }
 
 CustomScan *make_modify_scan(Kind kind, Oid relid, Index scanrelid, bool autocommit_ok, Query *query,
-                             Query *on_conflict_query) {
+                             Query *on_conflict_query, List *with_check_options) {
     return pg::call([&] {
         CustomScan *cs = makeNode(CustomScan);
         cs->scan.scanrelid = scanrelid;
         cs->methods = &modify_scan_methods;
-        cs->custom_private = list_make5(makeInteger(kind), makeInteger(static_cast<int>(relid)),
-                                        makeInteger(autocommit_ok ? 1 : 0), query, on_conflict_query);
+        cs->custom_private = lappend(list_make5(makeInteger(kind), makeInteger(static_cast<int>(relid)),
+                                                makeInteger(autocommit_ok ? 1 : 0), query, on_conflict_query),
+                                     with_check_options);
         return cs;
     });
 }

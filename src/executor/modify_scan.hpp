@@ -20,9 +20,12 @@ enum Kind { kInsertRows = 1, kPushdown = 2 };
 
 void register_methods();
 
-// custom_private layout of RollupModify: (kind, relid, autocommit_ok, query-or-NULL, suffix_query-or-NULL)
+// custom_private layout of RollupModify: (kind, relid, autocommit_ok, query-or-NULL,
+// conflict_query-or-NULL, with_check_options). with_check_options: kInsertRows only, the planned
+// WithCheckOption list of the ModifyTable it replaces (row-level security WITH CHECK, views WITH
+// CHECK OPTION), checked on the coordinator for every routed row exactly as ExecInsert does.
 CustomScan *make_modify_scan(Kind kind, Oid relid, Index scanrelid, bool autocommit_ok, Query *query,
-                             Query *on_conflict_query);
+                             Query *on_conflict_query, List *with_check_options = NIL);
 // RollupSelect running `inner`; `tlist` is its output (Vars INDEX_VAR point into inner's columns).
 CustomScan *make_select_scan(PlannedStmt *inner, List *tlist);
 

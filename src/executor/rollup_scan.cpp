@@ -301,6 +301,14 @@ void finalize_partial(RollupScanState *st) {
 
 // ---- building the queries ----
 
+// When pruning leaves no shard, the statement still runs on one: its filter is false for every row
+// there too (pruning is sound), and the shard then computes what PostgreSQL computes over no rows:
+// one row for an aggregate without GROUP BY (count 0, sum NULL), none otherwise. Skipping it would
+// return no row where PostgreSQL returns one.
+void at_least_one_shard(std::vector<int> &shards) {
+    if (shards.empty()) shards.push_back(0);
+}
+
 Node *replace_params_mutator(Node *node, ExprContext *econtext) {
     if (!node) return nullptr;
     if (IsA(node, Param) && reinterpret_cast<Param *>(node)->paramkind == PARAM_EXTERN) {
@@ -464,6 +472,7 @@ void begin_pushdown(RollupScanState *st, EState *estate, int eflags) {
     // EXPLAIN alone shows the statement as written (now() rather than its value), as the scan does.
     if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY)) q = deparse::fold_for_execution(q, estate->es_param_list_info);
     std::vector<int> shards = select::prune_pushdown(q, rep);
+    at_least_one_shard(shards);
     std::vector<const metadata::DistTable *> tables;
     ListCell *lc;
     foreach (lc, q->rtable) {
@@ -533,6 +542,7 @@ void begin(RollupScanState *st, EState *estate, int eflags) {
         s2.prune_exprs = NIL;
         shards = select::prune_at_execution(t, s2, econtext);
     }
+    at_least_one_shard(shards);
 
     // Deparse in a style every node parses back exactly.
     conn::CanonicalOutputStyle style;

@@ -70,10 +70,12 @@ void process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
         ensure_no_shell_copy(pstmt);
         ensure_no_trigger(pstmt);
     });
-    // GRANT / REVOKE on tables: the shards of every distributed table whose privileges changed follow.
+    // GRANT / REVOKE on tables, REASSIGN OWNED and DROP OWNED: the shards of every distributed table
+    // whose privileges or owner changed follow.
     Node *stmt = pstmt->utilityStmt;
-    const bool table_grant = IsA(stmt, GrantStmt) && castNode(GrantStmt, stmt)->objtype == OBJECT_TABLE &&
-                             pg::guard([] { return metadata::any_distributed(); });
+    const bool acl_change = (IsA(stmt, GrantStmt) && castNode(GrantStmt, stmt)->objtype == OBJECT_TABLE) ||
+                            IsA(stmt, ReassignOwnedStmt) || IsA(stmt, DropOwnedStmt);
+    const bool table_grant = acl_change && pg::guard([] { return metadata::any_distributed(); });
     List *acls_before = table_grant ? pg::guard([] { return commands::capture_distributed_acls(); }) : NIL;
     if (prev_process_utility)
         prev_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);

@@ -395,7 +395,11 @@ Pushdown plan_pushdown(Query *q) {
     }
     bool plain = !q->hasAggs && q->groupClause == NIL && q->groupingSets == NIL && !q->havingQual &&
                  !q->hasWindowFuncs;
-    bool push_limit = plain && q->limitCount && q->limitOption == LIMIT_OPTION_COUNT && q->distinctClause == NIL;
+    // LIMIT / OFFSET expressions go through the same shippability check as every other expression
+    // (a volatile coordinator-only function in LIMIT must not be sent to the shards).
+    bool push_limit = plain && q->limitCount && q->limitOption == LIMIT_OPTION_COUNT && q->distinctClause == NIL &&
+                      is_shippable_anywhere(q->limitCount, false) &&
+                      (!q->limitOffset || is_shippable_anywhere(q->limitOffset, false));
     if (nrels == 0 || (nrels == 1 && !push_limit)) return none;
 
     Analysis a;

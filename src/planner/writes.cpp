@@ -479,6 +479,13 @@ void refuse_distribution_column_update(List *targets, const metadata::DistTable 
     }
 }
 
+bool has_view_check_option(const Query *q) {
+    ListCell *lc;
+    foreach (lc, q->withCheckOptions)
+        if (static_cast<WithCheckOption *>(lfirst(lc))->kind == WCO_VIEW_CHECK) return true;
+    return false;
+}
+
 PlannedStmt *plan_insert(PlannedStmt *stmt, Query *orig, const char *qs, ParamListInfo bp) {
     ModifyTable *mt = top_modify_table(stmt);
     RangeTblEntry *target = rt_fetch(orig->resultRelation, orig->rtable);
@@ -495,7 +502,7 @@ PlannedStmt *plan_insert(PlannedStmt *stmt, Query *orig, const char *qs, ParamLi
                           rel_name(other) + "\" only in an INSERT ... SELECT");
     if (orig->onConflict && orig->onConflict->action == ONCONFLICT_UPDATE)
         refuse_distribution_column_update(orig->onConflict->onConflictSet, t);
-    if (src_dist && insert_select_pushdown_ok(orig, t, src, src_rti)) {
+    if (src_dist && insert_select_pushdown_ok(orig, t, src, src_rti) && !has_view_check_option(orig)) {
         Query *pushed = pushdown_insert_query(orig, src_rti);
         CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, true, pushed, nullptr);
         set_remote_returning(cs, orig);
@@ -509,7 +516,8 @@ PlannedStmt *plan_insert(PlannedStmt *stmt, Query *orig, const char *qs, ParamLi
     }
     Plan *child = src_dist ? select_child(orig, src, src_rti, t.relid, qs, bp) : outerPlan(&mt->plan);
     Index rti = static_cast<Index>(linitial_int(mt->resultRelations));
-    CustomScan *cs = modify::make_modify_scan(modify::kInsertRows, t.relid, rti, true, nullptr, conflict);
+    List *wcos = mt->withCheckOptionLists != NIL ? static_cast<List *>(linitial(mt->withCheckOptionLists)) : NIL;
+    CustomScan *cs = modify::make_modify_scan(modify::kInsertRows, t.relid, rti, true, nullptr, conflict, wcos);
     cs->custom_plans = pg::call([&] { return list_make1(child); });
     cs->scan.plan.targetlist = mt->plan.targetlist;
     install(stmt, mt, cs);
@@ -529,6 +537,13 @@ PlannedStmt *plan_modify(PlannedStmt *stmt, Query *orig) {
                       "Each shard runs the statement on its own rows only.",
                       "Compute the values first (e.g. into a temporary table or variables) and use constants.");
     if (orig->commandType == CMD_UPDATE) refuse_distribution_column_update(orig->targetList, t);
+    // Row-level security is enforced by each shard's own policies (commands/policy_propagate.hpp);
+    // a view's CHECK OPTION has no counterpart on the shards.
+    if (has_view_check_option(orig))
+        throw PgError(sqlstate::feature_not_supported,
+                      std::string(cmd) + " through a view WITH CHECK OPTION is not supported on distributed table \"" +
+                          t.relname + "\"",
+                      "", "Update the table itself, with the view's condition in the WHERE clause.");
     ensure_functions_run_on_nodes(reinterpret_cast<Node *>(orig), cmd);
     CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, true, orig, nullptr);
     set_remote_returning(cs, orig);
