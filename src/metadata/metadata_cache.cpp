@@ -20,10 +20,58 @@ namespace {
 struct Cache {
     bool valid = false;
     std::unordered_map<Oid, std::unique_ptr<DistTable>> tables;
-    std::map<int, NodeInfo> nodes;
+    std::map<int, std::unique_ptr<NodeInfo>> nodes;
 };
 
 Cache cache;
+// Lifetime of what lookup(), get() and node() return: callers hold those references across calls
+// that may reload the cache (an invalidation, a subtransaction abort inside a PL/pgSQL function the
+// statement calls). A reload therefore keeps every entry that did not change (the same object), and
+// entries that changed or disappeared are retired here, not destroyed, until the top-level
+// transaction ends, when no statement can still hold them. Reloads without a metadata change (the
+// common case: a subtransaction abort) retire nothing.
+std::vector<std::unique_ptr<DistTable>> retired_tables;
+std::vector<std::unique_ptr<NodeInfo>> retired_nodes;
+
+bool same_table(const DistTable &a, const DistTable &b) {
+    if (a.relid != b.relid || a.schema != b.schema || a.relname != b.relname || a.dist_column != b.dist_column ||
+        a.dist_attnum != b.dist_attnum || a.dist_type != b.dist_type || a.dist_collation != b.dist_collation ||
+        a.hash_func != b.hash_func || a.hash_family != b.hash_family || a.hash_input_type != b.hash_input_type ||
+        a.hash_eqop != b.hash_eqop || a.shard_count != b.shard_count || a.colocationid != b.colocationid ||
+        a.shards.size() != b.shards.size())
+        return false;
+    for (size_t i = 0; i < a.shards.size(); i++) {
+        const ShardInfo &x = a.shards[i], &y = b.shards[i];
+        if (x.shardid != y.shardid || x.index != y.index || x.hash_min != y.hash_min || x.hash_max != y.hash_max ||
+            x.nodeid != y.nodeid || x.name != y.name)
+            return false;
+    }
+    return true;
+}
+
+bool same_node(const NodeInfo &a, const NodeInfo &b) {
+    return a.nodeid == b.nodeid && a.host == b.host && a.port == b.port && a.is_coordinator == b.is_coordinator;
+}
+
+// Moves `fresh` into the cache, keeping the objects of unchanged entries and retiring the rest.
+void install(Cache &fresh) {
+    for (auto &kv : fresh.tables) {
+        auto old = cache.tables.find(kv.first);
+        if (old != cache.tables.end() && old->second && same_table(*old->second, *kv.second))
+            kv.second = std::move(old->second);
+    }
+    for (auto &kv : fresh.nodes) {
+        auto old = cache.nodes.find(kv.first);
+        if (old != cache.nodes.end() && old->second && same_node(*old->second, *kv.second))
+            kv.second = std::move(old->second);
+    }
+    for (auto &kv : cache.tables)
+        if (kv.second) retired_tables.push_back(std::move(kv.second));
+    for (auto &kv : cache.nodes)
+        if (kv.second) retired_nodes.push_back(std::move(kv.second));
+    cache.tables = std::move(fresh.tables);
+    cache.nodes = std::move(fresh.nodes);
+}
 Oid cached_dist_table_oid = InvalidOid;  // rollup.dist_table, InvalidOid while unknown
 Oid cached_namespace = InvalidOid;
 
@@ -112,12 +160,13 @@ void load() {
     Cache fresh;
     RawRows nodes = scan("node", 4, {ND_HOST});
     for (int i = 0; i < nodes.nrows; i++) {
-        NodeInfo n;
-        n.nodeid = DatumGetInt32(cell(nodes, i, ND_NODEID));
-        n.host = DatumGetCString(cell(nodes, i, ND_HOST));
-        n.port = DatumGetInt32(cell(nodes, i, ND_PORT));
-        n.is_coordinator = DatumGetBool(cell(nodes, i, ND_COORD));
-        fresh.nodes[n.nodeid] = n;
+        auto n = std::make_unique<NodeInfo>();
+        n->nodeid = DatumGetInt32(cell(nodes, i, ND_NODEID));
+        n->host = DatumGetCString(cell(nodes, i, ND_HOST));
+        n->port = DatumGetInt32(cell(nodes, i, ND_PORT));
+        n->is_coordinator = DatumGetBool(cell(nodes, i, ND_COORD));
+        const int id = n->nodeid;
+        fresh.nodes[id] = std::move(n);
     }
     RawRows colo = scan("colocation", 4, {});
     std::map<int, Oid> colo_collation;
@@ -182,7 +231,7 @@ void load() {
         auto it = by_id.find(DatumGetInt64(cell(placements, i, PL_SHARDID)));
         if (it != by_id.end()) it->second->nodeid = DatumGetInt32(cell(placements, i, PL_NODEID));
     }
-    cache = std::move(fresh);
+    install(fresh);
     cache.valid = true;
 }
 
@@ -208,6 +257,12 @@ void relcache_callback(Datum, Oid relid) {
 // would still look distributed in this session after a failed create_distributed_table).
 void xact_callback(XactEvent event, void *) {
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) cache.valid = false;
+    // The transaction is over: no statement holds a retired entry any more.
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
+        event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE) {
+        retired_tables.clear();
+        retired_nodes.clear();
+    }
 }
 
 void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
@@ -272,16 +327,16 @@ const DistTable &get(Oid relid) {
 const NodeInfo &node(int nodeid) {
     ensure_loaded();
     auto it = cache.nodes.find(nodeid);
-    if (it == cache.nodes.end())
+    if (it == cache.nodes.end() || !it->second)
         throw PgError(sqlstate::undefined_object, "node " + std::to_string(nodeid) + " does not exist");
-    return it->second;
+    return *it->second;
 }
 
 std::vector<NodeInfo> nodes() {
     if (!extension_ready()) return {};
     ensure_loaded();
     std::vector<NodeInfo> out;
-    for (auto &kv : cache.nodes) out.push_back(kv.second);
+    for (auto &kv : cache.nodes) out.push_back(*kv.second);
     return out;
 }
 

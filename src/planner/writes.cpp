@@ -35,6 +35,7 @@ namespace {
 planner_hook_type prev_planner = nullptr;
 ProcessUtility_hook_type prev_utility = nullptr;
 ExecutorRun_hook_type prev_run = nullptr;
+ExecutorFinish_hook_type prev_finish = nullptr;
 int executor_depth = 0;
 int utility_depth = 0;
 
@@ -479,6 +480,11 @@ void refuse_distribution_column_update(List *targets, const metadata::DistTable 
     }
 }
 
+// A node may commit a write by itself only when nothing of the statement can fail after it: RETURNING
+// is projected on the coordinator after the rows were stored (1/(id-5) fails there), so such a
+// statement commits with the coordinator's transaction.
+bool may_autocommit(const Query *q) { return q->returningList == NIL; }
+
 bool has_view_check_option(const Query *q) {
     ListCell *lc;
     foreach (lc, q->withCheckOptions)
@@ -504,7 +510,7 @@ PlannedStmt *plan_insert(PlannedStmt *stmt, Query *orig, const char *qs, ParamLi
         refuse_distribution_column_update(orig->onConflict->onConflictSet, t);
     if (src_dist && insert_select_pushdown_ok(orig, t, src, src_rti) && !has_view_check_option(orig)) {
         Query *pushed = pushdown_insert_query(orig, src_rti);
-        CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, true, pushed, nullptr);
+        CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, may_autocommit(orig), pushed, nullptr);
         set_remote_returning(cs, orig);
         install(stmt, mt, cs);
         return stmt;
@@ -517,7 +523,8 @@ PlannedStmt *plan_insert(PlannedStmt *stmt, Query *orig, const char *qs, ParamLi
     Plan *child = src_dist ? select_child(orig, src, src_rti, t.relid, qs, bp) : outerPlan(&mt->plan);
     Index rti = static_cast<Index>(linitial_int(mt->resultRelations));
     List *wcos = mt->withCheckOptionLists != NIL ? static_cast<List *>(linitial(mt->withCheckOptionLists)) : NIL;
-    CustomScan *cs = modify::make_modify_scan(modify::kInsertRows, t.relid, rti, true, nullptr, conflict, wcos);
+    CustomScan *cs =
+        modify::make_modify_scan(modify::kInsertRows, t.relid, rti, may_autocommit(orig), nullptr, conflict, wcos);
     cs->custom_plans = pg::call([&] { return list_make1(child); });
     cs->scan.plan.targetlist = mt->plan.targetlist;
     install(stmt, mt, cs);
@@ -545,7 +552,7 @@ PlannedStmt *plan_modify(PlannedStmt *stmt, Query *orig) {
                           t.relname + "\"",
                       "", "Update the table itself, with the view's condition in the WHERE clause.");
     ensure_functions_run_on_nodes(reinterpret_cast<Node *>(orig), cmd);
-    CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, true, orig, nullptr);
+    CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, may_autocommit(orig), orig, nullptr);
     set_remote_returning(cs, orig);
     install(stmt, mt, cs);
     return stmt;
@@ -596,6 +603,22 @@ void writes_executor_run(QueryDesc *qd, ScanDirection dir, uint64 count, bool ex
     PG_END_TRY();
 }
 
+// ExecutorFinish counts too: AFTER triggers fire there, and a write a trigger makes is never the whole
+// transaction (the statement that fired it can still fail after it).
+void writes_executor_finish(QueryDesc *qd) {
+    executor_depth++;
+    PG_TRY();
+    {
+        if (prev_finish)
+            prev_finish(qd);
+        else
+            standard_ExecutorFinish(qd);
+    }
+    PG_FINALLY();
+    { executor_depth--; }
+    PG_END_TRY();
+}
+
 void writes_utility(PlannedStmt *pstmt, const char *qs, bool ro, ProcessUtilityContext context,
                     ParamListInfo params, QueryEnvironment *env, DestReceiver *dest, QueryCompletion *qc) {
     auto run_standard = [&](PlannedStmt *p) {
@@ -624,6 +647,9 @@ void writes_utility(PlannedStmt *pstmt, const char *qs, bool ro, ProcessUtilityC
 bool statement_is_whole_transaction(int expected_depth) {
     if (IsTransactionBlock() || executor_depth != expected_depth || utility_depth != 0 || xact::force_remote_transactions())
         return false;
+    // The coordinator already changed something of its own (e.g. a CTE wrote a local table): a node
+    // must not commit before the coordinator's transaction does.
+    if (TransactionIdIsValid(GetTopTransactionIdIfAny())) return false;
     for (conn::Connection *c : conn::all())
         if (c->xact != conn::RemoteXact::None) return false;
     return true;
@@ -665,6 +691,8 @@ void init() {
     ProcessUtility_hook = writes_utility;
     prev_run = ExecutorRun_hook;
     ExecutorRun_hook = writes_executor_run;
+    prev_finish = ExecutorFinish_hook;
+    ExecutorFinish_hook = writes_executor_finish;
 }
 
 }  // namespace rollup::writes

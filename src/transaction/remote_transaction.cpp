@@ -59,8 +59,13 @@ void pre_commit() {
         (c->wrote ? written : readonly).push_back(c);
     }
     if (written.empty() && readonly.empty()) return;
-    // With local writes our own commit is the decision point: the nodes must be prepared first.
-    if (written.size() > 1 || (!written.empty() && local_written)) {
+    // With local writes our own commit is the decision point: the nodes must be prepared first. That
+    // holds for any change of the coordinator's own state (metadata, shell tables, local rows: the
+    // transaction has an xid), not only for rows written into local shards: a node that committed
+    // alone before the coordinator could still fail would leave the two disagreeing (an
+    // undistribute_table killed at pre-commit left the table marked distributed, its shards gone).
+    const bool coordinator_changed = local_written || TransactionIdIsValid(GetTopTransactionIdIfAny());
+    if (written.size() > 1 || (!written.empty() && coordinator_changed)) {
         TransactionId xid = pg::call([] { return GetTopTransactionId(); });
         // Every PREPARE that was sent is waited for, even after another node failed: a node that did
         // prepare must be known as prepared, so that the abort rolls it back at once instead of
