@@ -256,7 +256,7 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
          pg::oid_param(hashfunc), {INT4OID, std::to_string(shard_count)}, {INT4OID, std::to_string(colocationid)}},
         false);
     std::vector<core::HashRange> ranges = core::shard_ranges(shard_count);
-    std::map<int, std::string> ddl_by_node;
+    std::map<int, exec::Statements> ddl_by_node;
     for (int i = 0; i < shard_count; i++) {
         int64_t shardid = take_shard_id(spi);
         spi.execute("INSERT INTO rollup.shard VALUES ($1, $2, $3, $4, $5)",
@@ -265,14 +265,15 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
                     false);
         spi.execute("INSERT INTO rollup.placement VALUES ($1, $2)",
                     {pg::int_param(shardid), {INT4OID, std::to_string(placement_by_index[i])}}, false);
-        std::string &ddl = ddl_by_node[placement_by_index[i]];
-        if (ddl.empty()) ddl = schema_create_sql(def);
-        ddl += shard_create_sql(def, shardid);
+        exec::Statements &ddl = ddl_by_node[placement_by_index[i]];
+        if (ddl.empty()) ddl.push_back(schema_create_sql(def));
+        auto append = [&ddl](const exec::Statements &more) { ddl.insert(ddl.end(), more.begin(), more.end()); };
+        append(shard_create_sql(def, shardid));
         std::string shard_rel = metadata::shard_relname(def.relname, shardid);
         std::string shard_q = pg::call([&] { return quote_qualified_identifier(def.schema.c_str(), shard_rel.c_str()); });
-        if (!owner_sql.empty()) ddl += "ALTER TABLE " + shard_q + " OWNER TO " + owner_sql + ";";
-        ddl_by_node[placement_by_index[i]] += shard_acl_sql(relid, shard_q);
-        ddl_by_node[placement_by_index[i]] += shard_policy_sql(relid, shard_q, {});
+        if (!owner_sql.empty()) ddl.push_back("ALTER TABLE " + shard_q + " OWNER TO " + owner_sql);
+        append(shard_acl_sql(relid, shard_q));
+        append(shard_policy_sql(relid, shard_q, {}));
     }
     pg::call([] { CommandCounterIncrement(); });
     metadata::broadcast_change();

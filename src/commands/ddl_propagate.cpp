@@ -1,6 +1,7 @@
 // DDL propagation to shards (see ddl_propagate.hpp). The shell table is changed first by
-// PostgreSQL itself (its checks and messages), then one multi-statement command per node changes
-// every shard there, inside the node's remote transaction: a failure anywhere rolls back all.
+// PostgreSQL itself (its checks and messages), then one statement per shard changes every shard,
+// a node's statements in one round trip, inside the node's remote transaction: a failure anywhere
+// rolls back all.
 // Column definitions and index definitions are read back from the catalog after the change, so
 // the shards get exactly what the shell got (types with modifiers, collations, index bodies).
 #include <algorithm>
@@ -63,10 +64,10 @@ const char *alter_name(AlterTableType type) {
     }
 }
 
-// Runs per-node SQL built from the shards of a table.
+// Runs one statement per shard of a table, all of a node's in one round trip.
 void run_on_shards(const metadata::DistTable &t, const std::function<std::string(const metadata::ShardInfo &)> &sql_for) {
-    std::map<int, std::string> by_node;
-    for (const metadata::ShardInfo &s : t.shards) by_node[s.nodeid] += sql_for(s);
+    std::map<int, exec::Statements> by_node;
+    for (const metadata::ShardInfo &s : t.shards) by_node[s.nodeid].push_back(sql_for(s));
     exec::execute_per_node(by_node, true);
 }
 
@@ -145,10 +146,10 @@ bool handle_truncate(TruncateStmt *stmt, PlannedStmt *pstmt, const std::function
     }
     if (dist.empty()) return false;
     run_standard(pstmt);
-    std::map<int, std::string> by_node;
+    std::map<int, exec::Statements> by_node;
     for (Oid relid : dist) {
         const metadata::DistTable &t = metadata::get(relid);
-        for (const metadata::ShardInfo &s : t.shards) by_node[s.nodeid] += "TRUNCATE TABLE " + s.name + ";";
+        for (const metadata::ShardInfo &s : t.shards) by_node[s.nodeid].push_back("TRUNCATE TABLE " + s.name);
     }
     exec::execute_per_node(by_node, true);
     return true;
@@ -229,7 +230,7 @@ bool handle_alter_table(AlterTableStmt *stmt, PlannedStmt *pstmt, const std::fun
     if (pieces.empty()) return true;
     std::string body;
     for (size_t i = 0; i < pieces.size(); i++) body += (i ? ", " : "") + pieces[i];
-    run_on_shards(now, [&](const metadata::ShardInfo &s) { return "ALTER TABLE " + s.name + " " + body + ";"; });
+    run_on_shards(now, [&](const metadata::ShardInfo &s) { return "ALTER TABLE " + s.name + " " + body; });
     return true;
 }
 
@@ -252,7 +253,7 @@ bool handle_rename(RenameStmt *stmt, PlannedStmt *pstmt, const std::function<voi
         metadata::invalidate();
         const metadata::DistTable &now = metadata::get(relid);
         std::string body = "RENAME COLUMN " + quote_ident(from) + " TO " + quote_ident(to);
-        run_on_shards(now, [&](const metadata::ShardInfo &s) { return "ALTER TABLE " + s.name + " " + body + ";"; });
+        run_on_shards(now, [&](const metadata::ShardInfo &s) { return "ALTER TABLE " + s.name + " " + body; });
         return true;
     }
     if (stmt->renameType == OBJECT_TABLE) unsupported(*t, "renaming a table", "Undistribute it, rename it, distribute it again.");
@@ -296,7 +297,7 @@ bool handle_create_index(IndexStmt *stmt, PlannedStmt *pstmt, const std::functio
         run_on_shards(t, [&](const metadata::ShardInfo &s) {
             std::string shard_idx = metadata::shard_relname(name, s.shardid);
             return std::string("CREATE ") + (unique ? "UNIQUE " : "") + "INDEX " + quote_ident(shard_idx) + " ON " +
-                   s.name + " " + body + ";";
+                   s.name + " " + body;
         });
     }
     return true;
@@ -322,11 +323,11 @@ bool handle_drop(DropStmt *stmt, PlannedStmt *pstmt, const std::function<void(Pl
     }
     if (dropped.empty()) return false;
     run_standard(pstmt);
-    std::map<int, std::string> by_node;
+    std::map<int, exec::Statements> by_node;
     for (const Dropped &d : dropped) {
         const metadata::DistTable &t = metadata::get(d.table);
         for (const metadata::ShardInfo &s : t.shards)
-            by_node[s.nodeid] += "DROP INDEX IF EXISTS " + shard_index_name(t, d.index, s) + ";";
+            by_node[s.nodeid].push_back("DROP INDEX IF EXISTS " + shard_index_name(t, d.index, s));
     }
     exec::execute_per_node(by_node, true);
     return true;

@@ -19,11 +19,11 @@ void drop_shards(pg::SpiSession &spi, Oid relid, const std::string &schema, cons
         "SELECT s.shardid, p.nodeid FROM rollup.shard s JOIN rollup.placement p USING (shardid) "
         "WHERE s.logicalrelid = $1::oid",
         {pg::oid_param(relid)});
-    std::map<int, std::string> sql_by_node;
+    std::map<int, exec::Statements> sql_by_node;
     for (auto &r : rows) {
         std::string shard = metadata::shard_relname(relname, std::stoll(*r[0]));
         std::string q = pg::call([&] { return quote_qualified_identifier(schema.c_str(), shard.c_str()); });
-        sql_by_node[std::stoi(*r[1])] += "DROP TABLE IF EXISTS " + q + ";";
+        sql_by_node[std::stoi(*r[1])].push_back("DROP TABLE IF EXISTS " + q);
     }
     std::optional<pg::AsSuperuser> metadata_writer;  // rollup.* rows are the extension owner's
     metadata_writer.emplace();

@@ -33,26 +33,26 @@ std::vector<AclEntry> acl_entries(pg::SpiSession &spi, Oid relid) {
     return out;
 }
 
-std::string acl_sql(const std::vector<AclEntry> &entries, const std::set<std::string> &also_revoke,
-                    const std::string &shard) {
+void append_acl_sql(exec::Statements &out, const std::vector<AclEntry> &entries,
+                    const std::set<std::string> &also_revoke, const std::string &shard) {
     std::set<std::string> grantees(also_revoke);
     grantees.insert("PUBLIC");
     for (const AclEntry &e : entries) grantees.insert(e.grantee);
-    std::string sql;
-    for (const std::string &g : grantees) sql += "REVOKE ALL ON TABLE " + shard + " FROM " + g + ";";
+    for (const std::string &g : grantees) out.push_back("REVOKE ALL ON TABLE " + shard + " FROM " + g);
     for (const AclEntry &e : entries)
-        sql += "GRANT " + e.privilege + " ON TABLE " + shard + " TO " + e.grantee +
-               (e.grantable ? " WITH GRANT OPTION;" : ";");
-    return sql;
+        out.push_back("GRANT " + e.privilege + " ON TABLE " + shard + " TO " + e.grantee +
+                      (e.grantable ? " WITH GRANT OPTION" : ""));
 }
 
 }  // namespace
 
-std::string shard_acl_sql(Oid relid, const std::string &shard_name) {
+std::vector<std::string> shard_acl_sql(Oid relid, const std::string &shard_name) {
     pg::SpiSession spi;
     std::vector<AclEntry> entries = acl_entries(spi, relid);
-    if (entries.empty()) return {};
-    return acl_sql(entries, {}, shard_name);
+    exec::Statements out;
+    if (entries.empty()) return out;
+    append_acl_sql(out, entries, {}, shard_name);
+    return out;
 }
 
 namespace {
@@ -96,7 +96,7 @@ void sync_changed_acls(List *before) {
     }
     pg::call([] { CommandCounterIncrement(); });
     List *after = capture_distributed_acls();
-    std::map<int, std::string> sql_by_node;
+    std::map<int, exec::Statements> sql_by_node;
     pg::SpiSession spi;
     foreach (lc, after) {
         const AclSnapshot *now = static_cast<const AclSnapshot *>(lfirst(lc));
@@ -112,7 +112,7 @@ void sync_changed_acls(List *before) {
             Oid o = now->owner;
             std::string owner = pg::call([&] { return std::string(quote_identifier(GetUserNameFromId(o, false))); });
             for (const metadata::ShardInfo &s : t.shards)
-                sql_by_node[s.nodeid] += "ALTER TABLE " + s.name + " OWNER TO " + owner + ";";
+                sql_by_node[s.nodeid].push_back("ALTER TABLE " + s.name + " OWNER TO " + owner);
         }
         // Whoever held privileges before must lose what they no longer have.
         std::set<std::string> previous;
@@ -130,7 +130,7 @@ void sync_changed_acls(List *before) {
         std::string owner = pg::call([&] { return std::string(quote_identifier(GetUserNameFromId(o, false))); });
         previous.erase(owner);
         std::vector<AclEntry> entries = acl_entries(spi, relid);
-        for (const metadata::ShardInfo &s : t.shards) sql_by_node[s.nodeid] += acl_sql(entries, previous, s.name);
+        for (const metadata::ShardInfo &s : t.shards) append_acl_sql(sql_by_node[s.nodeid], entries, previous, s.name);
     }
     if (!sql_by_node.empty()) exec::execute_per_node(sql_by_node, true);
 }

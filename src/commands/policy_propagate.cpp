@@ -13,10 +13,11 @@ namespace rollup::commands {
 namespace {
 
 // PostgreSQL-style C (palloc'd; may ereport): the table's policies as CREATE POLICY statements on
-// `shard`, printed from pg_policy under the node settings (names qualified, literals standard).
-char *policy_statements_c(Oid relid, const char *shard) {
+// `shard` (a List of C strings), printed from pg_policy under the node settings (names qualified,
+// literals standard).
+List *policy_statements_c(Oid relid, const char *shard) {
+    List *out = NIL;
     StringInfoData buf;
-    initStringInfo(&buf);
     List *dpcontext = deparse_context_for(get_rel_name(relid), relid);
     Relation pol = table_open(PolicyRelationId, AccessShareLock);
     ScanKeyData key;
@@ -25,6 +26,7 @@ char *policy_statements_c(Oid relid, const char *shard) {
     HeapTuple tup;
     while ((tup = systable_getnext(scan)) != NULL) {
         Form_pg_policy p = (Form_pg_policy)GETSTRUCT(tup);
+        initStringInfo(&buf);
         const char *cmd = "ALL";
         switch (p->polcmd) {
             case ACL_SELECT_CHR: cmd = "SELECT"; break;
@@ -58,11 +60,11 @@ char *policy_statements_c(Oid relid, const char *shard) {
             appendStringInfo(&buf, " WITH CHECK (%s)",
                              deparse_expression(static_cast<Node *>(stringToNode(TextDatumGetCString(check))),
                                                 dpcontext, false, false));
-        appendStringInfoChar(&buf, ';');
+        out = lappend(out, buf.data);
     }
     systable_endscan(scan);
     table_close(pol, AccessShareLock);
-    return buf.data;
+    return out;
 }
 
 void sync_shards(Oid relid, const std::vector<std::string> &names_before) {
@@ -70,8 +72,11 @@ void sync_shards(Oid relid, const std::vector<std::string> &names_before) {
     const metadata::DistTable &t = metadata::get(relid);
     std::vector<std::string> drop = names_before;
     for (const std::string &n : policy_names(relid)) drop.push_back(n);
-    std::map<int, std::string> by_node;
-    for (const metadata::ShardInfo &s : t.shards) by_node[s.nodeid] += shard_policy_sql(relid, s.name, drop);
+    std::map<int, exec::Statements> by_node;
+    for (const metadata::ShardInfo &s : t.shards) {
+        exec::Statements st = shard_policy_sql(relid, s.name, drop);
+        by_node[s.nodeid].insert(by_node[s.nodeid].end(), st.begin(), st.end());
+    }
     exec::execute_per_node(by_node, true);
 }
 
@@ -103,7 +108,8 @@ std::vector<std::string> policy_names(Oid relid) {
     return out;
 }
 
-std::string shard_policy_sql(Oid relid, const std::string &shard_name, const std::vector<std::string> &drop_first) {
+std::vector<std::string> shard_policy_sql(Oid relid, const std::string &shard_name,
+                                          const std::vector<std::string> &drop_first) {
     pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
     bool enabled = false, forced = false;
     pg::call([&] {
@@ -113,15 +119,17 @@ std::string shard_policy_sql(Oid relid, const std::string &shard_name, const std
         forced = ((Form_pg_class)GETSTRUCT(tup))->relforcerowsecurity;
         ReleaseSysCache(tup);
     });
-    std::string sql;
+    std::vector<std::string> sql;
     for (const std::string &n : drop_first)
-        sql += "DROP POLICY IF EXISTS " + std::string(pg::call([&] { return quote_identifier(n.c_str()); })) +
-               " ON " + shard_name + ";";
+        sql.push_back("DROP POLICY IF EXISTS " + std::string(pg::call([&] { return quote_identifier(n.c_str()); })) +
+                      " ON " + shard_name);
     const char *shard = shard_name.c_str();
-    sql += pg::call([&] { return std::string(policy_statements_c(relid, shard)); });
+    List *policies = pg::call([&] { return policy_statements_c(relid, shard); });
+    ListCell *lc;
+    foreach (lc, policies) sql.emplace_back(static_cast<char *>(lfirst(lc)));
     if (enabled || !drop_first.empty()) {
-        sql += "ALTER TABLE " + shard_name + (enabled ? " ENABLE" : " DISABLE") + " ROW LEVEL SECURITY;";
-        sql += "ALTER TABLE " + shard_name + (forced ? " FORCE" : " NO FORCE") + " ROW LEVEL SECURITY;";
+        sql.push_back("ALTER TABLE " + shard_name + (enabled ? " ENABLE" : " DISABLE") + " ROW LEVEL SECURITY");
+        sql.push_back("ALTER TABLE " + shard_name + (forced ? " FORCE" : " NO FORCE") + " ROW LEVEL SECURITY");
     }
     return sql;
 }

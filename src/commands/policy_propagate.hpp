@@ -8,6 +8,7 @@
 // name on a node. (INSERT rows routed by the coordinator are also checked there, against the
 // query's WITH CHECK options: see executor/modify_scan.cpp.)
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,8 @@ std::vector<std::string> policy_names(Oid relid);
 
 // Statements that give shard_name the table's row-level security state and policies, after dropping
 // the policies named in `drop_first` (names the shard may have from before).
-std::string shard_policy_sql(Oid relid, const std::string &shard_name, const std::vector<std::string> &drop_first);
+std::vector<std::string> shard_policy_sql(Oid relid, const std::string &shard_name,
+                                          const std::vector<std::string> &drop_first);
 
 // CREATE / ALTER / DROP POLICY, ALTER POLICY ... RENAME on a distributed table, and ALTER TABLE ...
 // ENABLE / DISABLE / FORCE / NO FORCE ROW LEVEL SECURITY: runs the statement, then brings every

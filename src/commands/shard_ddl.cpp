@@ -298,19 +298,20 @@ ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum) {
     return def;
 }
 
-std::string shard_create_sql(const ShellDefinition &def, int64_t shardid) {
+std::vector<std::string> shard_create_sql(const ShellDefinition &def, int64_t shardid) {
     std::string shard = metadata::shard_relname(def.relname, shardid);
     std::string qualified = pg::call([&] { return quote_qualified_identifier(def.schema.c_str(), shard.c_str()); });
-    std::string sql = std::string("CREATE ") + (def.unlogged ? "UNLOGGED " : "") + "TABLE " + qualified + " (" +
-           def.columns + ");";
+    std::vector<std::string> sql;
+    sql.push_back(std::string("CREATE ") + (def.unlogged ? "UNLOGGED " : "") + "TABLE " + qualified + " (" +
+                  def.columns + ")");
     for (const auto &k : def.keyed) {
         std::string name = metadata::shard_relname(k.name, shardid);
         std::string qname = pg::call([&] { return quote_identifier(name.c_str()); });
         if (k.is_constraint)
-            sql += "ALTER TABLE " + qualified + " ADD CONSTRAINT " + qname + " " + k.body + ";";
+            sql.push_back("ALTER TABLE " + qualified + " ADD CONSTRAINT " + qname + " " + k.body);
         else
-            sql += std::string("CREATE ") + (k.unique_index ? "UNIQUE " : "") + "INDEX " + qname + " ON " +
-                   qualified + " " + k.body + ";";
+            sql.push_back(std::string("CREATE ") + (k.unique_index ? "UNIQUE " : "") + "INDEX " + qname + " ON " +
+                          qualified + " " + k.body);
     }
     return sql;
 }
@@ -326,7 +327,7 @@ std::string schema_create_sql(const ShellDefinition &def) {
         return std::string("BEGIN IF pg_catalog.to_regnamespace(") + quote_literal_cstr(ident) +
                ") IS NULL THEN CREATE SCHEMA " + ident + "; END IF; END";
     });
-    return "DO " + std::string(pg::call([&] { return quote_literal_cstr(body.c_str()); })) + ";";
+    return "DO " + std::string(pg::call([&] { return quote_literal_cstr(body.c_str()); }));
 }
 
 }  // namespace rollup::commands

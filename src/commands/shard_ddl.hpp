@@ -34,8 +34,8 @@ IndexDefinition index_definition(Oid indexoid);
 // Reads the shell table; checks that what we cannot distribute is refused with a clear error.
 ShellDefinition describe_shell(Oid relid, AttrNumber dist_attnum);
 
-// Statements (separated by ';') that create the shard `shardid` of that table.
-std::string shard_create_sql(const ShellDefinition &def, int64_t shardid);
+// The statements that create the shard `shardid` of that table (one statement each).
+std::vector<std::string> shard_create_sql(const ShellDefinition &def, int64_t shardid);
 
 // Creates the table's schema on a node where it is missing (once per node, before the shards).
 std::string schema_create_sql(const ShellDefinition &def);

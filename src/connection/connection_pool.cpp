@@ -297,18 +297,20 @@ void end_copy(Connection &c) {
 
 void exec_control(Connection &c, const std::string &sql) {
     PQsetnonblocking(c.pg, 1);
-    if (!PQsendQuery(c.pg, sql.c_str())) throw_remote_error(c, nullptr);
+    // Extended protocol: exactly one statement.
+    if (!PQsendQueryParams(c.pg, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
+        throw_remote_error(c, nullptr);
     finish_command(c, false);
 }
 
 int max_connections_per_node() { return max_per_node_guc; }
 
-std::string session_sync_sql(Connection &c) {
+std::vector<std::string> session_sync_statements(Connection &c) {
     const char *tz = pg_get_timezone_name(session_timezone);
     if (!tz || c.timezone == tz) return {};
     c.timezone = tz;
     std::string lit = pg::call([&] { return quote_literal_cstr(tz); });
-    return "SET TimeZone TO " + lit + ";";
+    return {"SET TimeZone TO " + lit};
 }
 
 CanonicalOutputStyle::CanonicalOutputStyle()

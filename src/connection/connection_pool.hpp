@@ -31,9 +31,9 @@ struct Connection {
     int next_statement = 0;
 };
 
-// SQL to send before a statement so that the node's session evaluates like ours (TimeZone);
-// empty when nothing changed. Each statement in it yields one extra result.
-std::string session_sync_sql(Connection &c);
+// Statements to send before a statement so that the node's session evaluates like ours (TimeZone);
+// none when nothing changed.
+std::vector<std::string> session_sync_statements(Connection &c);
 
 // Text output of values in a style every node reads back exactly (ISO dates, ISO 8601 intervals,
 // round-trip floats), whatever the user's DateStyle: hold one while formatting values for a node.

@@ -304,23 +304,26 @@ void ShardRouter::ship(int idx) {
     conn::Connection &c = *ns.c;
     if (ns.in_flight) wait_copy(ns);
     PQsetnonblocking(c.pg, 1);
-    int skip = 0;
-    std::string sql = exec::statement_prefix(c, c.xact == conn::RemoteXact::None, &skip);
+    // BEGIN / SET first (a round trip of their own, once per connection and transaction: COPY
+    // cannot be pipelined), then the COPY, alone, in the extended protocol.
+    for (const std::string &p : exec::statement_prefix(c, c.xact == conn::RemoteXact::None)) {
+        try {
+            conn::exec_control(c, p);
+        } catch (...) {
+            c.xact = conn::RemoteXact::Failed;
+            throw;
+        }
+    }
     c.wrote = true;
-    sql += "COPY " + table_.shards[idx].name + " (" + column_list_ + ") FROM STDIN";
+    std::string sql = "COPY " + table_.shards[idx].name + " (" + column_list_ + ") FROM STDIN";
     if (binary_) sql += " (FORMAT binary)";
-    if (!PQsendQuery(c.pg, sql.c_str())) {
+    if (!PQsendQueryParams(c.pg, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)) {
         c.xact = conn::RemoteXact::Failed;
         conn::throw_remote_error(c, nullptr);
     }
     for (;;) {
         PGresult *res = conn::get_result(c);
         ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-        if (st == PGRES_COMMAND_OK && skip > 0) {
-            skip--;
-            PQclear(res);
-            continue;
-        }
         if (st == PGRES_COPY_IN) {
             PQclear(res);
             break;
@@ -438,7 +441,7 @@ uint64_t ShardRouter::finish_statements() {
     std::map<int, std::vector<HeapTuple>> by_shard;
     for (auto &p : pending_) by_shard[p.first].push_back(p.second);
     for (auto &p : local_pending_) by_shard[p.first].push_back(p.second);
-    std::map<int, std::string> sql_by_node;
+    std::map<int, exec::Statements> sql_by_node;
     std::vector<std::string> local_sql;  // one statement per task, each of at most kStatementRows rows
     conn::CanonicalOutputStyle style;
     const int natts = desc_->natts;
@@ -456,7 +459,8 @@ uint64_t ShardRouter::finish_statements() {
                     local_sql.emplace_back();
                     sqlp = &local_sql.back();
                 } else {
-                    sqlp = &sql_by_node[shard.nodeid];
+                    sql_by_node[shard.nodeid].emplace_back();
+                    sqlp = &sql_by_node[shard.nodeid].back();
                 }
                 *sqlp += head;
                 rows_in_statement = 0;
@@ -480,7 +484,6 @@ uint64_t ShardRouter::finish_statements() {
             }
             sql += ")";
         }
-        if (!local) *sqlp += ";";
     }
     pfree(values);
     pfree(nulls);
@@ -490,7 +493,7 @@ uint64_t ShardRouter::finish_statements() {
     for (auto &kv : sql_by_node) {
         Task t;
         t.nodeid = kv.first;
-        t.sql = std::move(kv.second);
+        t.statements = std::move(kv.second);
         t.write = true;
         t.autocommit = autocommit;
         if (on_rows) t.on_rows = on_rows;

@@ -348,17 +348,18 @@ void run_pushdown(ModifyState *st) {
     std::vector<int> shards = writes::shards_for_query(q, t);
     // Shards on the coordinator run here (local execution), one statement per task; the others
     // one round trip per node.
-    std::map<int, std::string> sql_by_node;
+    std::map<int, exec::Statements> sql_by_node;
     std::vector<std::pair<int, std::string>> local_sql;
     std::map<int, bool> local_node;
+    const deparse::ShardStatement statement(q);
     for (int idx : shards) {
         const int nodeid = t.shards[idx].nodeid;
         auto it = local_node.find(nodeid);
         if (it == local_node.end()) it = local_node.emplace(nodeid, exec::local_write_ok(nodeid)).first;
         if (it->second)
-            local_sql.emplace_back(nodeid, deparse::query_for_shard(q, idx));
+            local_sql.emplace_back(nodeid, statement.for_shard(idx));
         else
-            sql_by_node[nodeid] += deparse::query_for_shard(q, idx) + ";";
+            sql_by_node[nodeid].push_back(statement.for_shard(idx));
     }
     const bool returning = st->css.ss.ps.plan->targetlist != NIL;
     std::optional<RemoteRows> remote;
@@ -375,7 +376,7 @@ void run_pushdown(ModifyState *st) {
     for (auto &kv : sql_by_node) {
         exec::Task task;
         task.nodeid = kv.first;
-        task.sql = std::move(kv.second);
+        task.statements = std::move(kv.second);
         task.write = true;
         task.autocommit = autocommit;
         if (remote) task.on_rows = [&remote](PGresult *res) { remote->consume(res); };

@@ -20,14 +20,18 @@ namespace rollup::exec {
 
 namespace {
 
-// A task goes out as one or more protocol steps, one query in flight at a time: a BEGIN / SET
-// prefix (alone when the statement needs single-row mode or parameters), a Parse of a statement
-// not yet prepared on the connection, then the statement itself.
+// A task goes out as one or more protocol steps, each exactly one statement in the extended
+// protocol (which refuses a string of several statements, so no generated text can smuggle in a
+// second one): the BEGIN / SET statements the connection needs first, a Parse of a statement not
+// yet prepared on the connection, then the task's statements. A task of several steps is sent as
+// one libpq pipeline (one round trip, results read in order up to the pipeline's sync), except a
+// single-row read, whose steps go one at a time (single-row mode is chosen per query as it starts).
 struct Step {
-    enum Kind { Query, Prepare, ExecPrepared, QueryParams } kind;
-    std::string text;  // SQL (Query, Prepare, QueryParams)
+    enum Kind { Prepare, ExecPrepared, QueryParams } kind;
+    std::string text;  // SQL (Prepare, QueryParams)
     std::string name;  // prepared statement (Prepare, ExecPrepared)
-    int skip = 0;      // leading COMMAND_OK results that belong to a prefix (Query)
+    bool prefix = false;     // BEGIN / SET: its COMMAND_OK result is not the task's
+    bool with_params = false;  // the task's parameters go with this step
 };
 
 constexpr int kMaxPreparedPerConnection = 256;
@@ -38,7 +42,7 @@ struct Lane {
     Task *current = nullptr;
     std::vector<Step> steps;
     size_t step = 0;
-    int skip_results = 0;  // results of a BEGIN/SET still to skip in the current step
+    bool pipelined = false;  // every step was sent at once, a sync follows the last
     bool flushing = false;
     bool armed_for_write = false;
     int event_pos = -1;
@@ -54,68 +58,93 @@ bool needs_remote_xact(const Task &t, const conn::Connection &c) {
 
 // The steps of a task on a connection (and the remote transaction bookkeeping they imply).
 std::vector<Step> plan_steps(Task &t, conn::Connection &c) {
-    int skip = 0;
-    std::string prefix = statement_prefix(c, needs_remote_xact(t, c), &skip);
+    std::vector<Step> steps;
+    for (std::string &p : statement_prefix(c, needs_remote_xact(t, c))) {
+        Step st{Step::QueryParams, std::move(p), {}};
+        st.prefix = true;
+        steps.push_back(std::move(st));
+    }
     // A write sent outside a remote transaction commits on the node by itself (autocommit).
     if (t.write && c.xact != conn::RemoteXact::None) c.wrote = true;
-    std::vector<Step> steps;
-    const bool parameterized = !t.params.empty() || t.prepare;
-    if (!parameterized && !(t.single_row && skip > 0)) {
-        steps.push_back({Step::Query, prefix + t.sql, {}, skip});
-        return steps;
-    }
-    if (skip > 0) steps.push_back({Step::Query, prefix, {}, skip});
-    if (!parameterized) {
-        steps.push_back({Step::Query, t.sql, {}, 0});
+    if (!t.statements.empty()) {
+        for (const std::string &sql : t.statements) steps.push_back({Step::QueryParams, sql, {}});
         return steps;
     }
     if (t.prepare) {
         auto it = c.prepared.find(t.sql);
         if (it != c.prepared.end()) {
-            steps.push_back({Step::ExecPrepared, {}, it->second, 0});
+            Step st{Step::ExecPrepared, {}, it->second};
+            st.with_params = true;
+            steps.push_back(st);
             return steps;
         }
         if (static_cast<int>(c.prepared.size()) < kMaxPreparedPerConnection) {
             std::string name = "rollup_" + std::to_string(++c.next_statement);
-            steps.push_back({Step::Prepare, t.sql, name, 0});
-            steps.push_back({Step::ExecPrepared, {}, name, 0});
+            steps.push_back({Step::Prepare, t.sql, name});
+            Step ex{Step::ExecPrepared, {}, name};
+            ex.with_params = true;
+            steps.push_back(ex);
             return steps;
         }
     }
-    steps.push_back({Step::QueryParams, t.sql, {}, 0});
+    Step st{Step::QueryParams, t.sql, {}};
+    st.with_params = true;
+    steps.push_back(st);
     return steps;
 }
 
-// Sends the lane's current step.
-void send_step(Lane &l) {
+// Sends one step (no flush).
+void send_one(Lane &l, const Step &st) {
     Task &t = *l.current;
-    const Step &st = l.steps[l.step];
-    const bool last = l.step + 1 == l.steps.size();
     std::vector<const char *> values;
-    for (const auto &p : t.params) values.push_back(p ? p->c_str() : nullptr);
-    const int n = static_cast<int>(t.params.size());
+    if (st.with_params)
+        for (const auto &p : t.params) values.push_back(p ? p->c_str() : nullptr);
+    const int n = st.with_params ? static_cast<int>(t.params.size()) : 0;
+    const Oid *types = st.with_params && !t.param_types.empty() ? t.param_types.data() : nullptr;
     int ok = 0;
     switch (st.kind) {
-        case Step::Query:
-            ok = PQsendQuery(l.c->pg, st.text.c_str());
-            break;
         case Step::Prepare:
-            ok = PQsendPrepare(l.c->pg, st.name.c_str(), st.text.c_str(), n, t.param_types.data());
+            ok = PQsendPrepare(l.c->pg, st.name.c_str(), st.text.c_str(), static_cast<int>(t.params.size()),
+                               t.param_types.empty() ? nullptr : t.param_types.data());
             break;
         case Step::ExecPrepared:
             ok = PQsendQueryPrepared(l.c->pg, st.name.c_str(), n, values.data(), nullptr, nullptr, 0);
             break;
         case Step::QueryParams:
-            ok = PQsendQueryParams(l.c->pg, st.text.c_str(), n, t.param_types.data(), values.data(), nullptr,
-                                   nullptr, 0);
+            ok = PQsendQueryParams(l.c->pg, st.text.c_str(), n, types, values.data(), nullptr, nullptr, 0);
             break;
     }
     if (!ok) conn::throw_remote_error(*l.c, nullptr);
-    l.skip_results = st.skip;
-    if (last && t.single_row && st.skip == 0) PQsetSingleRowMode(l.c->pg);
+}
+
+void flush(Lane &l) {
     int f = PQflush(l.c->pg);
     if (f < 0) conn::throw_remote_error(*l.c, nullptr);
     l.flushing = f == 1;
+}
+
+// Starts the lane's current task: all steps in one pipeline, or the first step alone.
+void start_task(Lane &l) {
+    Task &t = *l.current;
+    l.step = 0;
+    l.pipelined = l.steps.size() > 1 && !t.single_row;
+    if (l.pipelined) {
+        if (!PQenterPipelineMode(l.c->pg)) conn::throw_remote_error(*l.c, nullptr);
+        for (const Step &st : l.steps) send_one(l, st);
+        if (!PQpipelineSync(l.c->pg)) conn::throw_remote_error(*l.c, nullptr);
+    } else {
+        send_one(l, l.steps[0]);
+        if (l.steps.size() == 1 && t.single_row) PQsetSingleRowMode(l.c->pg);
+    }
+    flush(l);
+}
+
+// Sends the next step of a task sent one step at a time.
+void send_next_step(Lane &l) {
+    const Step &st = l.steps[l.step];
+    send_one(l, st);
+    if (l.step + 1 == l.steps.size() && l.current->single_row) PQsetSingleRowMode(l.c->pg);
+    flush(l);
 }
 
 struct WaitSet {
@@ -127,20 +156,14 @@ struct WaitSet {
 
 }  // namespace
 
-std::string statement_prefix(conn::Connection &c, bool begin, int *skip) {
-    std::string prefix;
-    *skip = 0;
+std::vector<std::string> statement_prefix(conn::Connection &c, bool begin) {
+    std::vector<std::string> prefix;
     if (begin) {
-        prefix = "BEGIN ISOLATION LEVEL READ COMMITTED;";
-        *skip = 1;
+        prefix.emplace_back("BEGIN ISOLATION LEVEL READ COMMITTED");
         c.xact = conn::RemoteXact::Begun;
         xact::note_begin(c);
     }
-    std::string sync = conn::session_sync_sql(c);
-    if (!sync.empty()) {
-        prefix += sync;
-        ++*skip;
-    }
+    for (std::string &s : conn::session_sync_statements(c)) prefix.push_back(std::move(s));
     return prefix;
 }
 
@@ -174,6 +197,14 @@ void run_local(Task &t) {
             return OidInputFunctionCall(input, const_cast<char *>(text), ioparam, -1);
         });
     }
+    for (const std::string &one : t.statements) {
+        // Several statements: each on its own (the last one's result counts, as documented).
+        const char *text = one.c_str();
+        int rc1 = pg::call([&] { return SPI_execute(text, read_only, 0); });
+        if (rc1 < 0) throw PgError(sqlstate::internal_error, "SPI_execute failed");
+        t.rows_affected += static_cast<int64_t>(SPI_processed);
+    }
+    if (!t.statements.empty()) return;
     int rc = pg::call([&] {
         return nargs == 0 ? SPI_execute(sql, read_only, 0)
                           : SPI_execute_with_args(sql, nargs, t.param_types.data(), values.data(), nulls.data(),
@@ -350,9 +381,8 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
         l.queue.pop_front();
         l.current = t;
         l.steps = plan_steps(*t, *l.c);
-        l.step = 0;
-        send_step(l);
         busy++;
+        start_task(l);
         return true;
     };
 
@@ -409,9 +439,14 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
         while (l.current && !PQisBusy(l.c->pg)) {
             PGresult *res = PQgetResult(l.c->pg);
             if (!res) {
+                // The current step's results are complete.
+                if (l.pipelined) {
+                    l.step++;  // the next results are the next step's, then the sync's
+                    continue;
+                }
                 if (!first_error && l.step + 1 < l.steps.size()) {
                     l.step++;
-                    send_step(l);
+                    send_next_step(l);
                     continue;
                 }
                 l.current = nullptr;
@@ -420,13 +455,26 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
                 continue;
             }
             ExecStatusType st = PQresultStatus(res);
-            if (l.skip_results > 0 && st == PGRES_COMMAND_OK) {  // BEGIN, SET
-                l.skip_results--;
+            if (st == PGRES_PIPELINE_SYNC) {  // the pipelined task is complete
+                PQclear(res);
+                if (!PQexitPipelineMode(l.c->pg)) conn::throw_remote_error(*l.c, nullptr);
+                l.pipelined = false;
+                l.current = nullptr;
+                busy--;
+                if (!send_next(l)) break;
+                continue;
+            }
+            if (st == PGRES_PIPELINE_ABORTED) {  // a step after a failed one: never ran
                 PQclear(res);
                 continue;
             }
-            if (l.steps[l.step].kind == Step::Prepare && st == PGRES_COMMAND_OK) {
-                l.c->prepared[l.steps[l.step].text] = l.steps[l.step].name;
+            const Step *step = l.step < l.steps.size() ? &l.steps[l.step] : nullptr;
+            if (step && step->prefix && st == PGRES_COMMAND_OK) {  // BEGIN, SET
+                PQclear(res);
+                continue;
+            }
+            if (step && step->kind == Step::Prepare && st == PGRES_COMMAND_OK) {
+                l.c->prepared[step->text] = step->name;
                 PQclear(res);
                 continue;
             }
@@ -522,12 +570,13 @@ void execute_on_nodes(const std::vector<int> &nodeids, const std::string &sql, b
     execute(tasks);
 }
 
-void execute_per_node(const std::map<int, std::string> &sql_by_node, bool write) {
+void execute_per_node(const std::map<int, Statements> &statements_by_node, bool write) {
     std::vector<Task> tasks;
-    for (const auto &kv : sql_by_node) {
+    for (const auto &kv : statements_by_node) {
+        if (kv.second.empty()) continue;
         Task t;
         t.nodeid = kv.first;
-        t.sql = kv.second;
+        t.statements = kv.second;
         t.write = write;
         tasks.push_back(std::move(t));
     }

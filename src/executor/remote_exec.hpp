@@ -11,9 +11,13 @@
 
 namespace rollup::exec {
 
+// Statements for one node, each a single statement (sent one per protocol message).
+using Statements = std::vector<std::string>;
+
 struct Task {
     int nodeid = 0;
-    std::string sql;
+    std::string sql;  // one statement (with params / prepare below); or, when `statements` is set:
+    Statements statements;  // several statements, run in order in one round trip (a pipeline)
     bool write = false;       // goes through slot 0 and opens a remote transaction
     // With write: the statement is the whole coordinator transaction (autocommit, top level, one
     // node), so it is sent without BEGIN and commits on the node by itself (no COMMIT round trip).
@@ -54,17 +58,16 @@ bool must_run_locally(int nodeid);
 void define_gucs();
 
 // What goes before a statement sent on `c`: BEGIN when `begin` (the connection then counts as in a
-// remote transaction) and the session settings the node must catch up with; *skip is the number of
-// results of that prefix to read past.
-std::string statement_prefix(conn::Connection &c, bool begin, int *skip);
+// remote transaction) and the session settings the node must catch up with, one statement each.
+std::vector<std::string> statement_prefix(conn::Connection &c, bool begin);
 
 // Executes every task; throws the first remote error (with the node in its context) after
 // cancelling the rest. Tasks of one connection run in order; connections run in parallel.
 void execute(std::vector<Task> &tasks);
 
-// One command on each of the given nodes.
+// One statement on each of the given nodes.
 void execute_on_nodes(const std::vector<int> &nodeids, const std::string &sql, bool write);
-// A (multi-statement) command per node: one round trip per node, all nodes at once.
-void execute_per_node(const std::map<int, std::string> &sql_by_node, bool write);
+// Statements per node: one round trip per node (a pipeline), all nodes at once.
+void execute_per_node(const std::map<int, Statements> &statements_by_node, bool write);
 
 }  // namespace rollup::exec

@@ -484,7 +484,8 @@ void begin_pushdown(RollupScanState *st, EState *estate, int eflags) {
     for (int s : shards) by_node[rep.shards[s].nodeid].push_back(s);
     ex.shard_count = static_cast<int>(shards.size());
     std::map<int, std::string> sql_of;
-    for (int s : shards) sql_of[s] = deparse::query_for_shard(q, s);
+    const deparse::ShardStatement statement(q);  // printed once, instantiated per shard
+    for (int s : shards) sql_of[s] = statement.for_shard(s);
     if (!shards.empty()) {
         ex.shard_sql = deparse::one_line(sql_of[shards.front()]);
         ex.shard_node = rep.shards[shards.front()].nodeid;

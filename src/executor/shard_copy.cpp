@@ -19,8 +19,7 @@ conn::Connection &connection_for_write(int nodeid) {
         c.xact = conn::RemoteXact::Begun;
         xact::note_begin(c);
     }
-    std::string sync = conn::session_sync_sql(c);
-    if (!sync.empty()) conn::exec_control(c, sync);
+    for (const std::string &sync : conn::session_sync_statements(c)) conn::exec_control(c, sync);
     c.wrote = true;
     return c;
 }
@@ -96,7 +95,8 @@ void ShardCopySink::flush(int idx) {
     conn::Connection &c = connection_for_write(shard.nodeid);
     std::string sql = "COPY " + shard.name + " (" + column_list_ + ") FROM STDIN";
     PQsetnonblocking(c.pg, 1);
-    if (!PQsendQuery(c.pg, sql.c_str())) conn::throw_remote_error(c, nullptr);
+    if (!PQsendQueryParams(c.pg, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
+        conn::throw_remote_error(c, nullptr);
     PGresult *res = conn::get_result(c);
     if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
         c.xact = conn::RemoteXact::Failed;

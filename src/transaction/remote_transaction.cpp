@@ -24,7 +24,8 @@ bool testing_fail_after_prepare = false;    // pre-commit fails once every node 
 std::string poison_reason;
 
 void send_or_throw(conn::Connection &c, const std::string &sql) {
-    if (!PQsendQuery(c.pg, sql.c_str())) conn::throw_remote_error(c, nullptr);
+    if (!PQsendQueryParams(c.pg, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
+        conn::throw_remote_error(c, nullptr);
 }
 
 // Collects every result of the last query; throws the first error.
