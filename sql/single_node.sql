@@ -87,6 +87,18 @@ UNION ALL
 CREATE EXTENSION IF NOT EXISTS pgstattuple;
 SELECT tuple_count AS live_rows_in_shell FROM pgstattuple('http_request');
 
+-- DROP SCHEMA ... CASCADE of a schema whose distributed table has its shards on the coordinator:
+-- the shards go with the schema, and dropping them again over a connection waited for this
+-- transaction's own locks forever.
+CREATE SCHEMA sn_drop;
+CREATE TABLE sn_drop.t (id int);
+SELECT create_distributed_table('sn_drop.t', 'id', 4);
+INSERT INTO sn_drop.t SELECT generate_series(1, 10);
+SET statement_timeout = '30s';
+DROP SCHEMA sn_drop CASCADE;
+RESET statement_timeout;
+SELECT count(*) AS left_in_metadata FROM rollup.shards WHERE shard_name LIKE 'sn_drop.%';
+
 -- Adding workers later: new co-location groups go to the workers; a table co-located with one
 -- whose shards are on the coordinator follows them there (co-located shards stay together).
 SELECT rollup.add_node('127.0.0.1', current_setting('regress.worker_' || i || '_port')::int) > 0 AS added

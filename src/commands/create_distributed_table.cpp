@@ -276,7 +276,7 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
         append(shard_policy_sql(relid, shard_q, {}));
     }
     pg::call([] { CommandCounterIncrement(); });
-    metadata::broadcast_change();
+    metadata::table_distribution_changed(relid);
     metadata_writer.reset();
 
     // Create every shard: one round trip per node, all nodes at once.

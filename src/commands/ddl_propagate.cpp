@@ -6,6 +6,7 @@
 // the shards get exactly what the shell got (types with modifiers, collations, index bodies).
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -234,7 +235,29 @@ bool handle_alter_table(AlterTableStmt *stmt, PlannedStmt *pstmt, const std::fun
     return true;
 }
 
+// ALTER SCHEMA ... RENAME of a schema that holds distributed tables: the schema is renamed on every
+// worker that holds their shards too (on the coordinator, PostgreSQL renames it once for the shell
+// tables and any shards there), in the same distributed transaction.
+bool handle_rename_schema(RenameStmt *stmt, PlannedStmt *pstmt, const std::function<void(PlannedStmt *)> &run_standard) {
+    const std::string from = stmt->subname, to = stmt->newname;
+    std::set<int> nodes;
+    for (const metadata::DistTable *t : metadata::all_tables())
+        if (t->schema == from)
+            for (const metadata::ShardInfo &s : t->shards)
+                if (!metadata::node(s.nodeid).is_coordinator) nodes.insert(s.nodeid);
+    bool holds_tables = false;
+    for (const metadata::DistTable *t : metadata::all_tables()) holds_tables = holds_tables || t->schema == from;
+    if (!holds_tables) return false;
+    run_standard(pstmt);
+    metadata::invalidate();
+    std::map<int, exec::Statements> by_node;
+    for (int n : nodes) by_node[n].push_back("ALTER SCHEMA " + quote_ident(from) + " RENAME TO " + quote_ident(to));
+    exec::execute_per_node(by_node, true);
+    return true;
+}
+
 bool handle_rename(RenameStmt *stmt, PlannedStmt *pstmt, const std::function<void(PlannedStmt *)> &run_standard) {
+    if (stmt->renameType == OBJECT_SCHEMA) return handle_rename_schema(stmt, pstmt, run_standard);
     if (!stmt->relation) return false;
     Oid relid = pg::call([&] { return RangeVarGetRelid(stmt->relation, NoLock, stmt->missing_ok); });
     if (!OidIsValid(relid)) return false;

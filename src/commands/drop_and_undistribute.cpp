@@ -22,8 +22,17 @@ void drop_shards(pg::SpiSession &spi, Oid relid, const std::string &schema, cons
     std::map<int, exec::Statements> sql_by_node;
     for (auto &r : rows) {
         std::string shard = metadata::shard_relname(relname, std::stoll(*r[0]));
+        const int nodeid = std::stoi(*r[1]);
+        // A shard on the coordinator that is gone already (dropped with its schema) needs nothing.
+        if (metadata::node(nodeid).is_coordinator) {
+            bool exists = pg::call([&] {
+                Oid nsp = get_namespace_oid(schema.c_str(), true);
+                return OidIsValid(nsp) && OidIsValid(get_relname_relid(shard.c_str(), nsp));
+            });
+            if (!exists) continue;
+        }
         std::string q = pg::call([&] { return quote_qualified_identifier(schema.c_str(), shard.c_str()); });
-        sql_by_node[std::stoi(*r[1])].push_back("DROP TABLE IF EXISTS " + q);
+        sql_by_node[nodeid].push_back("DROP TABLE IF EXISTS " + q);
     }
     std::optional<pg::AsSuperuser> metadata_writer;  // rollup.* rows are the extension owner's
     metadata_writer.emplace();
@@ -31,9 +40,12 @@ void drop_shards(pg::SpiSession &spi, Oid relid, const std::string &schema, cons
     // The table's co-location group stays, even when empty: deleting it would race with a
     // concurrent create_distributed_table that just chose the group (its foreign key would fail).
     spi.execute("DELETE FROM rollup.dist_table WHERE logicalrelid = $1::oid", {pg::oid_param(relid)}, false);
-    metadata::broadcast_change();
+    metadata::table_distribution_changed(relid);
     metadata_writer.reset();
-    exec::execute_per_node(sql_by_node, true);
+    // The coordinator's own shards are dropped in this backend: over a connection, a DROP of a
+    // shard this transaction already dropped with its schema (single-node DROP SCHEMA ... CASCADE)
+    // waited for our own locks forever.
+    exec::execute_per_node(sql_by_node, true, true);
 }
 
 }  // namespace

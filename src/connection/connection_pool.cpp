@@ -104,8 +104,33 @@ PGconn *connect(const metadata::NodeInfo &node) {
 
 }  // namespace
 
+std::string begin_statement() {
+    if (IsolationIsSerializable())
+        throw PgError(sqlstate::feature_not_supported,
+                      "SERIALIZABLE transactions cannot use distributed tables",
+                      "Each node would be serializable on its own, which does not make the transaction serializable.",
+                      "Use REPEATABLE READ (one snapshot per node) or READ COMMITTED.");
+    return IsolationUsesXactSnapshot() ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN ISOLATION LEVEL READ COMMITTED";
+}
+
 Connection &acquire(int nodeid, int slot) {
     Oid uid = GetUserId();
+    // Within a transaction a node is reached as one role: a second connection as another role (after
+    // SET ROLE, inside a SECURITY DEFINER function) would not see the first one's uncommitted rows
+    // and could wait on its locks forever, unseen by any deadlock detector.
+    for (auto &kv : pool) {
+        const Connection &other = *kv.second;
+        if (other.nodeid == nodeid && other.userid != uid && other.xact != RemoteXact::None) {
+            std::string before = pg::call([&] { return std::string(GetUserNameFromId(other.userid, true) ?: "?"); });
+            std::string now = pg::call([&] { return std::string(GetUserNameFromId(uid, true) ?: "?"); });
+            throw PgError(sqlstate::feature_not_supported,
+                          "cannot use distributed tables as role \"" + now + "\" in a transaction that used them as role \"" +
+                              before + "\"",
+                          "The transaction's remote part already reaches that node as \"" + before + "\".",
+                          "Use distributed tables as one role per transaction (SET ROLE and SECURITY DEFINER "
+                          "functions change the role).");
+        }
+    }
     Key key{nodeid, slot, uid};
     auto it = pool.find(key);
     if (it != pool.end()) {

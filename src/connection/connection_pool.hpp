@@ -43,6 +43,12 @@ struct CanonicalOutputStyle {
     int date_style, date_order, interval_style, float_digits;
 };
 
+// The BEGIN of a remote transaction, at the coordinator transaction's isolation level: READ
+// COMMITTED, or REPEATABLE READ (each node keeps one snapshot for the transaction; there is no
+// snapshot common to all nodes). SERIALIZABLE is refused (0A000): per-node serializability does not
+// make the whole transaction serializable.
+std::string begin_statement();
+
 // Returns a connected connection (connecting, blocking, if needed).
 Connection &acquire(int nodeid, int slot);
 // The connection writes to a node go through (slot 0); throws if a statement is reading from it

@@ -159,7 +159,7 @@ struct WaitSet {
 std::vector<std::string> statement_prefix(conn::Connection &c, bool begin) {
     std::vector<std::string> prefix;
     if (begin) {
-        prefix.emplace_back("BEGIN ISOLATION LEVEL READ COMMITTED");
+        prefix.emplace_back(conn::begin_statement());
         c.xact = conn::RemoteXact::Begun;
         xact::note_begin(c);
     }
@@ -558,6 +558,16 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
     if (first_error) throw *first_error;
 }
 
+namespace {
+// Whether a connection of this backend to the node is inside a remote transaction (its locks and
+// rows are there: what follows must go through it).
+bool in_remote_transaction(int nodeid) {
+    for (conn::Connection *c : conn::all())
+        if (c->nodeid == nodeid && c->xact != conn::RemoteXact::None) return true;
+    return false;
+}
+}  // namespace
+
 void execute_on_nodes(const std::vector<int> &nodeids, const std::string &sql, bool write) {
     std::vector<Task> tasks;
     for (int id : nodeids) {
@@ -570,7 +580,7 @@ void execute_on_nodes(const std::vector<int> &nodeids, const std::string &sql, b
     execute(tasks);
 }
 
-void execute_per_node(const std::map<int, Statements> &statements_by_node, bool write) {
+void execute_per_node(const std::map<int, Statements> &statements_by_node, bool write, bool coordinator_here) {
     std::vector<Task> tasks;
     for (const auto &kv : statements_by_node) {
         if (kv.second.empty()) continue;
@@ -578,6 +588,7 @@ void execute_per_node(const std::map<int, Statements> &statements_by_node, bool 
         t.nodeid = kv.first;
         t.statements = kv.second;
         t.write = write;
+        t.local = coordinator_here && metadata::node(kv.first).is_coordinator && !in_remote_transaction(kv.first);
         tasks.push_back(std::move(t));
     }
     execute(tasks);

@@ -67,7 +67,9 @@ void execute(std::vector<Task> &tasks);
 
 // One statement on each of the given nodes.
 void execute_on_nodes(const std::vector<int> &nodeids, const std::string &sql, bool write);
-// Statements per node: one round trip per node (a pipeline), all nodes at once.
-void execute_per_node(const std::map<int, Statements> &statements_by_node, bool write);
+// Statements per node: one round trip per node (a pipeline), all nodes at once. coordinator_here:
+// the coordinator's part runs in this backend, in this transaction (unless a connection to it is
+// already in this transaction's remote part: then through that connection).
+void execute_per_node(const std::map<int, Statements> &statements_by_node, bool write, bool coordinator_here = false);
 
 }  // namespace rollup::exec

@@ -15,7 +15,7 @@ conn::Connection &connection_for_write(int nodeid) {
     conn::Connection &c = conn::acquire_for_write(nodeid);
     if (c.xact == conn::RemoteXact::None) {
         PQsetnonblocking(c.pg, 0);
-        conn::exec_control(c, "BEGIN ISOLATION LEVEL READ COMMITTED");
+        conn::exec_control(c, conn::begin_statement());
         c.xact = conn::RemoteXact::Begun;
         xact::note_begin(c);
     }

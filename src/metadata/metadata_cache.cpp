@@ -418,4 +418,13 @@ void broadcast_change() {
     cache.valid = false;
 }
 
+void table_distribution_changed(Oid relid) {
+    broadcast_change();
+    // Plans cached before (a prepared statement, a PL/pgSQL function's plan) depend on the table,
+    // not on our metadata: its relcache invalidation makes PostgreSQL plan them again.
+    pg::call([&] {
+        if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid))) CacheInvalidateRelcacheByRelid(relid);
+    });
+}
+
 }  // namespace rollup::metadata

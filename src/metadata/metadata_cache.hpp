@@ -79,6 +79,9 @@ void invalidate();
 void register_callbacks();
 // Tells every backend (at commit) that metadata changed.
 void broadcast_change();
+// The same, for a table that became distributed or local again: also invalidates the plans cached
+// for statements on it.
+void table_distribution_changed(Oid relid);
 
 Oid metadata_table_oid(const char *name);
 
