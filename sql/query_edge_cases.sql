@@ -60,6 +60,29 @@ UPDATE ec_loc.lineitem SET note = 'ec_dist.lineitem rollup_shard_1' WHERE l_orde
 SELECT note FROM ec_dist.lineitem WHERE l_orderkey = 11;
 SELECT compare($$SELECT * FROM lineitem$$, 'ec_dist', 'ec_loc');
 
+-- Session settings a shipped expression depends on: the node computes what the coordinator would.
+SET DateStyle = 'SQL, DMY';
+SET IntervalStyle = 'postgres_verbose';
+SET extra_float_digits = 0;
+SET bytea_output = 'escape';
+SET default_text_search_config = 'pg_catalog.french';
+SET TimeZone = 'Asia/Kolkata';
+SELECT compare($$SELECT l_orderkey, format('%s|%s', l_shipdate, l_ts), concat(l_ts, '/', q::float8 / 3),
+                        concat_ws(',', l_ts - l_shipdate::timestamptz, convert_to(note, 'UTF8'))
+                   FROM lineitem WHERE l_orderkey < 20$$, 'ec_dist', 'ec_loc');
+SELECT compare($$SELECT l_orderkey, array_to_string(ARRAY[l_ts, l_ts + interval '1 day'], ';') FROM lineitem
+                 WHERE l_orderkey BETWEEN 30 AND 40$$, 'ec_dist', 'ec_loc');
+SELECT compare($$SELECT to_tsvector(note || ' les chevaux'), to_tsquery('chevaux') @@ to_tsvector(note || ' chevaux')
+                   FROM lineitem WHERE l_orderkey < 10$$, 'ec_dist', 'ec_loc');
+SELECT compare($$SELECT l_orderkey, l_ts, l_shipdate, l_ts - timestamptz '2024-01-01', q::float8 / 7 FROM lineitem
+                 WHERE l_ts > '10/03/2024 12:00' ORDER BY 1 LIMIT 10$$, 'ec_dist', 'ec_loc');
+RESET DateStyle;
+RESET IntervalStyle;
+RESET extra_float_digits;
+RESET bytea_output;
+RESET default_text_search_config;
+RESET TimeZone;
+
 DROP FUNCTION public.ec_limit();
 DROP SCHEMA ec_dist CASCADE;
 DROP SCHEMA ec_loc CASCADE;

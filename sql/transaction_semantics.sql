@@ -49,6 +49,22 @@ BEGIN ISOLATION LEVEL SERIALIZABLE;
 SELECT sum(v) FROM ts_iso;
 ROLLBACK;
 
+-- lock_timeout reaches the nodes: a write blocked on a node fails after lock_timeout (55P03), as on
+-- a local table, instead of waiting until statement_timeout.
+SELECT dblink_connect('ts_holder', format('host=127.0.0.1 port=%s dbname=%s user=postgres',
+                                          current_setting('port'), current_database()));
+SELECT dblink_exec('ts_holder', 'BEGIN');
+SELECT dblink_exec('ts_holder', 'UPDATE ts_iso SET v = 5 WHERE id = 1');
+SET lock_timeout = '200ms';
+SET statement_timeout = '20s';
+\set VERBOSITY terse
+UPDATE ts_iso SET v = 6 WHERE id = 1;
+\set VERBOSITY default
+RESET lock_timeout;
+RESET statement_timeout;
+SELECT dblink_exec('ts_holder', 'ROLLBACK');
+SELECT dblink_disconnect('ts_holder');
+
 -- One role per node within a transaction: after SET ROLE, a second connection as another role
 -- would not see the first one's uncommitted rows (and could wait on its locks forever).
 CREATE ROLE ts_other LOGIN;

@@ -330,12 +330,27 @@ void exec_control(Connection &c, const std::string &sql) {
 
 int max_connections_per_node() { return max_per_node_guc; }
 
+namespace {
+// Settings whose value changes what a shipped expression computes or how long a node waits, sent to
+// a node session whenever ours differs from what it was last sent. (DateStyle, IntervalStyle,
+// extra_float_digits and bytea_output stay canonical on the nodes: rows travel as text in that
+// form, and expressions whose text depends on them are not shipped: planner/select_shippable.cpp.)
+const char *const kForwarded[] = {"TimeZone", "default_text_search_config", "lock_timeout"};
+}  // namespace
+
 std::vector<std::string> session_sync_statements(Connection &c) {
-    const char *tz = pg_get_timezone_name(session_timezone);
-    if (!tz || c.timezone == tz) return {};
-    c.timezone = tz;
-    std::string lit = pg::call([&] { return quote_literal_cstr(tz); });
-    return {"SET TimeZone TO " + lit};
+    std::vector<std::string> out;
+    for (size_t i = 0; i < sizeof(kForwarded) / sizeof(kForwarded[0]); i++) {
+        const char *name = kForwarded[i];
+        const char *value = pg::call([&] { return GetConfigOption(name, false, false); });
+        if (!value) continue;
+        std::string &sent = c.settings[name];
+        if (sent == value) continue;
+        sent = value;
+        std::string lit = pg::call([&] { return std::string(quote_literal_cstr(value)); });
+        out.push_back(std::string("SET ") + name + " TO " + lit);
+    }
+    return out;
 }
 
 CanonicalOutputStyle::CanonicalOutputStyle()

@@ -24,15 +24,15 @@ struct Connection {
     bool claimed = false;   // a statement is using it right now
     std::string gid;        // set while prepared
     std::string address;    // host:port, for messages
-    std::string timezone;   // TimeZone last sent to the node's session
+    std::map<std::string, std::string> settings;  // forwarded settings as last sent to the node's session
     SubTransactionId begun_subxact = InvalidSubTransactionId;  // where the remote BEGIN happened
     std::vector<SubTransactionId> savepoints;                   // remote savepoints, innermost last
     std::map<std::string, std::string> prepared;                // statement text -> prepared name
     int next_statement = 0;
 };
 
-// Statements to send before a statement so that the node's session evaluates like ours (TimeZone);
-// none when nothing changed.
+// Statements to send before a statement so that the node's session evaluates and waits like ours
+// (TimeZone, default_text_search_config, lock_timeout); none when nothing changed.
 std::vector<std::string> session_sync_statements(Connection &c);
 
 // Text output of values in a style every node reads back exactly (ISO dates, ISO 8601 intervals,

@@ -32,10 +32,42 @@ bool setting_dependent_output(Oid type) {
         case FLOAT4OID:
         case FLOAT8OID:
         case CASHOID:
+        case BYTEAOID:
             return true;
         default:
             return false;
     }
+}
+
+// Whether an argument of this type may carry such a value into a text conversion (arrays and rows
+// print their elements with the elements' output functions).
+bool may_print_setting_dependent(Oid type) {
+    if (setting_dependent_output(type)) return true;
+    if (type == RECORDOID || type_is_rowtype(type)) return true;
+    Oid elem = get_element_type(type);
+    return OidIsValid(elem) && may_print_setting_dependent(elem);
+}
+
+// A built-in function that turns arguments of any type into text (format, concat, concat_ws,
+// array_to_string, ...): its declared argument type is polymorphic or "any" while the actual one
+// prints differently under DateStyle, IntervalStyle, extra_float_digits or bytea_output.
+bool prints_setting_dependent(FuncExpr *f) {
+    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(f->funcid));
+    if (!HeapTupleIsValid(tup)) return true;
+    Form_pg_proc proc = (Form_pg_proc)GETSTRUCT(tup);
+    bool bad = false;
+    int i = 0;
+    ListCell *lc;
+    foreach (lc, f->args) {
+        // Arguments past the declared ones are elements of a VARIADIC parameter (the last one).
+        const int at = proc->pronargs == 0 ? -1 : (i < proc->pronargs ? i : proc->pronargs - 1);
+        const Oid declared = at < 0 ? InvalidOid : proc->proargtypes.values[at];
+        const bool generic = declared == ANYOID || IsPolymorphicType(declared);
+        if (generic && may_print_setting_dependent(exprType(static_cast<Node *>(lfirst(lc))))) bad = true;
+        i++;
+    }
+    ReleaseSysCache(tup);
+    return bad;
 }
 
 bool function_ok(Oid funcid) {
@@ -77,6 +109,7 @@ bool ship_walker(Node *node, ShipContext *ctx) {
         case T_FuncExpr: {
             FuncExpr *f = reinterpret_cast<FuncExpr *>(node);
             if (f->funcretset || !function_ok(f->funcid) || !builtin(f->funcresulttype)) return true;
+            if (prints_setting_dependent(f)) return true;
             break;
         }
         case T_OpExpr:

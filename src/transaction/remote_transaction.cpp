@@ -156,7 +156,7 @@ void on_abort() {
     for (conn::Connection *c : conn::all()) {
         if (!c->pg) continue;
         // A SET TimeZone sent inside the remote transaction is undone by its rollback.
-        if (c->xact != conn::RemoteXact::None) c->timezone.clear();
+        if (c->xact != conn::RemoteXact::None) c->settings.clear();
         if (PQtransactionStatus(c->pg) == PQTRANS_ACTIVE) {
             drop.push_back(c);
             continue;
@@ -252,7 +252,7 @@ void subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransacti
         case SUBXACT_EVENT_ABORT_SUB:
             for (conn::Connection *c : conn::all()) {
                 if (c->xact == conn::RemoteXact::None || c->xact == conn::RemoteXact::Prepared) continue;
-                c->timezone.clear();  // a SET inside the rolled-back part is undone too
+                c->settings.clear();  // a SET inside the rolled-back part is undone too
                 if (c->begun_subxact >= mySubid) {
                     // The whole remote transaction belongs to the aborted subtransaction.
                     if (control_or_poison(c, "ROLLBACK")) {
