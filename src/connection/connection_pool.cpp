@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "connection/connection_pool.hpp"
+#include "transaction/deadlock.hpp"
 #include "metadata/metadata_cache.hpp"
 
 namespace rollup::conn {
@@ -58,7 +59,9 @@ PGconn *connect(const metadata::NodeInfo &node) {
     add("port", std::to_string(node.is_coordinator ? PostPortNumber : node.port));
     add("dbname", current_db_name());
     add("user", current_user_name());
-    add("application_name", "rollup");
+    // Tagged with this backend's pid: distributed deadlock detection maps node backends back to the
+    // coordinator backends that own them (transaction/deadlock.hpp).
+    add("application_name", xact::node_application_name());
     add("connect_timeout", std::to_string(connect_timeout_guc));
     add("client_encoding", GetDatabaseEncodingName());
     // Values cross the wire as text: make the node print them in a form we parse exactly.

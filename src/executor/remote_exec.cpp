@@ -14,6 +14,7 @@
 
 #include "executor/remote_exec.hpp"
 #include "pg/spi.hpp"
+#include "transaction/deadlock.hpp"
 #include "transaction/remote_transaction.hpp"
 
 namespace rollup::exec {
@@ -525,11 +526,19 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
     };
 
     WaitEvent events[64];
+    // Waiting longer than deadlock_timeout for nodes: look for a distributed deadlock (then again
+    // every deadlock_timeout), as PostgreSQL's own detector does for local lock waits.
+    xact::reset_deadlock_check();
+    const long check_after_ms = std::max(DeadlockTimeout, 100);
     while (busy > 0) {
         if (armed != busy) rebuild();
         int n = pg::call([&] {
-            return WaitEventSetWait(ws.set, -1, events, lengthof(events), PG_WAIT_EXTENSION);
+            return WaitEventSetWait(ws.set, check_after_ms, events, lengthof(events), PG_WAIT_EXTENSION);
         });
+        if (n == 0) {
+            xact::check_distributed_deadlock();
+            continue;
+        }
         for (int i = 0; i < n; i++) {
             WaitEvent &e = events[i];
             if (e.events & WL_LATCH_SET) {

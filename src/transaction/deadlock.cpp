@@ -1,0 +1,145 @@
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "connection/connection_pool.hpp"
+#include "metadata/metadata_cache.hpp"
+#include "pg/spi.hpp"
+#include "transaction/deadlock.hpp"
+
+namespace rollup::xact {
+
+namespace {
+
+// A slot never used inside transactions: the check runs beside the waiting statement's own
+// connections, in autocommit.
+constexpr int kCheckSlot = 998;
+
+std::vector<int> last_cycle;  // the cycle seen at the previous check of this wait, sorted
+
+std::string tag_prefix() { return "rollup:" + std::to_string(GetSystemIdentifier()) + ":"; }
+
+// The coordinator pid a backend belongs to: node connections carry it in their application_name.
+int owner_of(const std::string &application_name, int pid, bool on_coordinator, const std::string &prefix) {
+    if (application_name.compare(0, prefix.size(), prefix) == 0) {
+        try {
+            return std::stoi(application_name.substr(prefix.size()));
+        } catch (...) {
+            return -1;
+        }
+    }
+    return on_coordinator ? pid : -1;  // a foreign backend on a node is not one of ours
+}
+
+const char *kEdgesSql =
+    "SELECT w.pid, w.application_name, h.pid, h.application_name "
+    "FROM pg_catalog.pg_stat_activity w "
+    "CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_blocking_pids(w.pid)) AS b(pid) "
+    "JOIN pg_catalog.pg_stat_activity h ON h.pid OPERATOR(pg_catalog.=) b.pid";
+
+using Graph = std::map<int, std::set<int>>;
+
+void add_edges(Graph &g, const std::vector<std::vector<std::string>> &rows, bool on_coordinator,
+               const std::string &prefix) {
+    for (const auto &r : rows) {
+        int waiter = owner_of(r[1], std::stoi(r[0]), on_coordinator, prefix);
+        int holder = owner_of(r[3], std::stoi(r[2]), on_coordinator, prefix);
+        if (waiter > 0 && holder > 0 && waiter != holder) g[waiter].insert(holder);
+    }
+}
+
+// A cycle through `start` (the backends on it), or empty.
+std::vector<int> cycle_through(const Graph &g, int start) {
+    std::vector<int> path;
+    std::set<int> seen;
+    std::function<bool(int)> dfs = [&](int v) -> bool {
+        auto it = g.find(v);
+        if (it == g.end()) return false;
+        for (int w : it->second) {
+            if (w == start) return true;
+            if (seen.count(w)) continue;
+            seen.insert(w);
+            path.push_back(w);
+            if (dfs(w)) return true;
+            path.pop_back();
+        }
+        return false;
+    };
+    path.push_back(start);
+    seen.insert(start);
+    if (dfs(start)) return path;
+    return {};
+}
+
+}  // namespace
+
+std::string node_application_name() { return tag_prefix() + std::to_string(MyProcPid); }
+
+void reset_deadlock_check() { last_cycle.clear(); }
+
+void check_distributed_deadlock() {
+    const std::string prefix = tag_prefix();
+    Graph g;
+    for (const metadata::NodeInfo &n : metadata::nodes()) {
+        if (n.is_coordinator) continue;  // the coordinator is asked below, once
+        std::vector<std::vector<std::string>> rows;
+        try {
+            conn::Connection &c = conn::acquire(n.nodeid, kCheckSlot);
+            PQsetnonblocking(c.pg, 1);
+            if (!PQsendQueryParams(c.pg, kEdgesSql, 0, nullptr, nullptr, nullptr, nullptr, 0))
+                conn::throw_remote_error(c, nullptr);
+            for (;;) {
+                PGresult *res = conn::get_result(c);
+                if (!res) break;
+                if (PQresultStatus(res) != PGRES_TUPLES_OK) conn::throw_remote_error(c, res);
+                for (int i = 0; i < PQntuples(res); i++)
+                    rows.push_back({PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                                    PQgetvalue(res, i, 3)});
+                PQclear(res);
+            }
+        } catch (const PgError &) {
+            continue;  // a node we cannot ask: its edges are unknown, the check goes on without them
+        }
+        add_edges(g, rows, false, prefix);
+    }
+    std::map<int, std::string> xact_start;  // coordinator pid -> xact_start (text, sortable ISO)
+    {
+        pg::SpiSession spi;
+        std::vector<std::vector<std::string>> rows;
+        for (auto &r : spi.query(kEdgesSql, {}, false))
+            rows.push_back({r[0].value_or("0"), r[1].value_or(""), r[2].value_or("0"), r[3].value_or("")});
+        add_edges(g, rows, true, prefix);
+        for (auto &r : spi.query("SELECT pid, pg_catalog.to_char(xact_start AT TIME ZONE 'UTC', "
+                                 "'YYYYMMDDHH24MISSUS') FROM pg_catalog.pg_stat_activity "
+                                 "WHERE xact_start IS NOT NULL",
+                                 {}, false))
+            if (r[0] && r[1]) xact_start[std::stoi(*r[0])] = *r[1];
+    }
+    std::vector<int> cycle = cycle_through(g, MyProcPid);
+    if (cycle.empty()) {
+        last_cycle.clear();
+        return;
+    }
+    // The youngest transaction gives up (a later xact_start, then a higher pid).
+    int victim = cycle.front();
+    for (int pid : cycle) {
+        const std::string &a = xact_start[pid], &b = xact_start[victim];
+        if (a > b || (a == b && pid > victim)) victim = pid;
+    }
+    std::vector<int> sorted = cycle;
+    std::sort(sorted.begin(), sorted.end());
+    const bool seen_before = sorted == last_cycle;
+    last_cycle = sorted;
+    if (victim != MyProcPid && !seen_before) return;
+    std::string detail;
+    for (size_t i = 0; i < cycle.size(); i++)
+        detail += (i ? "; " : "") + std::string("process ") + std::to_string(cycle[i]) + " waits for process " +
+                  std::to_string(cycle[(i + 1) % cycle.size()]);
+    last_cycle.clear();
+    throw PgError(make_sqlstate("40P01"), "deadlock detected", "Distributed deadlock across nodes: " + detail + ".",
+                  "See server log for query details.");
+}
+
+}  // namespace rollup::xact
