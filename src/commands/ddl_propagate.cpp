@@ -13,6 +13,7 @@
 #include "commands/ddl_propagate.hpp"
 #include "commands/policy_propagate.hpp"
 #include "commands/shard_ddl.hpp"
+#include "pg/pinned_settings.hpp"
 #include "executor/remote_exec.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "transaction/remote_transaction.hpp"
@@ -82,6 +83,7 @@ bool default_is_portable_expr(Node *expr) {
 
 // "name type [COLLATE c] [DEFAULT e] [NOT NULL]" of a column of the shell, as it is now.
 std::string column_definition(Oid relid, const std::string &column, bool *has_unportable_default) {
+    pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;  // printed for the nodes: names qualified
     AttrNumber attnum = pg::call([&] { return get_attnum(relid, column.c_str()); });
     if (attnum == InvalidAttrNumber) throw PgError(sqlstate::undefined_column, "column \"" + column + "\" does not exist");
     Relation rel = pg::call([&] { return table_open(relid, NoLock); });

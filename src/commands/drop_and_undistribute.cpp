@@ -13,8 +13,10 @@ using namespace rollup;
 
 namespace {
 
-// Drops the shards of a table (by metadata rows) and forgets it.
-void drop_shards(pg::SpiSession &spi, Oid relid, const std::string &schema, const std::string &relname) {
+// Forgets a table's shards in the metadata (the table is local from then on, in this transaction)
+// and returns the statements that drop the shard tables, per node.
+std::map<int, exec::Statements> forget_shards(pg::SpiSession &spi, Oid relid, const std::string &schema,
+                                              const std::string &relname) {
     auto rows = spi.query(
         "SELECT s.shardid, p.nodeid FROM rollup.shard s JOIN rollup.placement p USING (shardid) "
         "WHERE s.logicalrelid = $1::oid",
@@ -42,10 +44,16 @@ void drop_shards(pg::SpiSession &spi, Oid relid, const std::string &schema, cons
     spi.execute("DELETE FROM rollup.dist_table WHERE logicalrelid = $1::oid", {pg::oid_param(relid)}, false);
     metadata::table_distribution_changed(relid);
     metadata_writer.reset();
+    return sql_by_node;
+}
+
+// Drops the shards of a table (by metadata rows) and forgets it.
+void drop_shards(pg::SpiSession &spi, Oid relid, const std::string &schema, const std::string &relname) {
+    std::map<int, exec::Statements> drops = forget_shards(spi, relid, schema, relname);
     // The coordinator's own shards are dropped in this backend: over a connection, a DROP of a
     // shard this transaction already dropped with its schema (single-node DROP SCHEMA ... CASCADE)
     // waited for our own locks forever.
-    exec::execute_per_node(sql_by_node, true, true);
+    exec::execute_per_node(drops, true, true);
 }
 
 }  // namespace
@@ -72,12 +80,28 @@ ROLLUP_FUNCTION(rollup_undistribute_table) {
     bool owner = pg::call([&] { return pg_class_ownercheck(relid, GetUserId()); });
     if (!owner) throw PgError(sqlstate::insufficient_privilege, "must be owner of table " + t.relname);
     pg::call([&] { LockRelationOid(relid, ExclusiveLock); });
+    // The rows come back through the shards as the owner: under FORCE ROW LEVEL SECURITY the owner's
+    // own policies would filter them, and the rest would be lost with the shards.
+    bool forced = pg::call([&] {
+        HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+        if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", relid);
+        bool f = ((Form_pg_class)GETSTRUCT(tup))->relforcerowsecurity;
+        ReleaseSysCache(tup);
+        return f;
+    });
+    if (forced)
+        throw PgError(sqlstate::object_not_in_prerequisite_state,
+                      "cannot undistribute table \"" + t.relname + "\" while it has FORCE ROW LEVEL SECURITY",
+                      "Its rows are read back through the shards as the owner, whom forced policies filter.",
+                      "ALTER TABLE ... NO FORCE ROW LEVEL SECURITY first, then FORCE it again afterwards.");
     xact::ForceRemoteTransactions force;
     std::string schema = t.schema, relname = t.relname;
     std::vector<std::pair<int, std::string>> shards;
     for (const metadata::ShardInfo &s : t.shards) shards.emplace_back(s.nodeid, s.name);
 
-    // Read every shard's rows (text form), then make the table local again and insert them.
+    // The table becomes local first (metadata, in this transaction); then every shard's rows stream
+    // into it, in batches of parameterized INSERTs (memory bounded by one batch, not by the table);
+    // then the shard tables are dropped, through the connections that read them.
     std::string columns;
     int ncols = 0;
     std::vector<Oid> types;
@@ -94,37 +118,46 @@ ROLLUP_FUNCTION(rollup_undistribute_table) {
         }
         table_close(rel, NoLock);
     }
-    std::vector<pg::Row> rows;
+    pg::SpiSession spi;
+    std::map<int, exec::Statements> drops = forget_shards(spi, relid, schema, relname);
+    pg::call([] { CommandCounterIncrement(); });
+    metadata::invalidate();
+    const std::string qualified =
+        pg::call([&] { return quote_qualified_identifier(schema.c_str(), relname.c_str()); });
+    const size_t batch_rows = std::max<size_t>(1, std::min<size_t>(1000, 65535 / std::max(1, ncols)));
+    std::vector<pg::Param> batch;
+    size_t rows_in_batch = 0;
+    auto flush_batch = [&] {
+        if (rows_in_batch == 0) return;
+        std::string insert = "INSERT INTO " + qualified + " (" + columns + ") VALUES ";
+        int n = 0;
+        for (size_t r = 0; r < rows_in_batch; r++) {
+            insert += r ? ", (" : "(";
+            for (int c = 0; c < ncols; c++) insert += (c ? ", $" : "$") + std::to_string(++n);
+            insert += ")";
+        }
+        spi.execute(insert, batch, false);
+        batch.clear();
+        rows_in_batch = 0;
+    };
     std::vector<exec::Task> tasks;
     for (auto &s : shards) {
         exec::Task task;
         task.nodeid = s.first;
         task.sql = "SELECT " + columns + " FROM " + s.second;
         task.write = true;  // the same connection drops the shard afterwards
-        task.on_rows = [&rows](PGresult *res) {
+        task.single_row = true;
+        task.on_rows = [&](PGresult *res) {
             for (int i = 0; i < PQntuples(res); i++) {
-                pg::Row row;
-                for (int c = 0; c < PQnfields(res); c++)
-                    row.push_back(PQgetisnull(res, i, c) ? pg::Text() : pg::Text(PQgetvalue(res, i, c)));
-                rows.push_back(std::move(row));
+                for (int c = 0; c < PQnfields(res) && c < ncols; c++)
+                    batch.push_back({types[c], PQgetisnull(res, i, c) ? pg::Text() : pg::Text(PQgetvalue(res, i, c))});
+                if (++rows_in_batch == batch_rows) flush_batch();
             }
         };
         tasks.push_back(std::move(task));
     }
     exec::execute(tasks);
-
-    pg::SpiSession spi;
-    drop_shards(spi, relid, schema, relname);
-    pg::call([] { CommandCounterIncrement(); });
-    metadata::invalidate();
-    std::string qualified = pg::call([&] { return quote_qualified_identifier(schema.c_str(), relname.c_str()); });
-    std::string placeholders;
-    for (int i = 1; i <= ncols; i++) placeholders += (i > 1 ? ", $" : "$") + std::to_string(i);
-    std::string insert = "INSERT INTO " + qualified + " (" + columns + ") VALUES (" + placeholders + ")";
-    for (auto &r : rows) {
-        std::vector<pg::Param> params;
-        for (int c = 0; c < ncols; c++) params.push_back({types[c], r[c]});
-        spi.execute(insert, params, false);
-    }
+    flush_batch();
+    exec::execute_per_node(drops, true, true);
     PG_RETURN_VOID();
 }

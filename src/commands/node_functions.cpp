@@ -30,12 +30,19 @@ void ensure_extension() {
 // Checks that a worker answers, with a server we can use.
 void probe_node(int nodeid) {
     conn::Connection &c = conn::acquire(nodeid, 0);
-    PGresult *res = PQexec(c.pg, "SELECT current_setting('server_version_num')::int, "
-                                 "current_setting('max_prepared_transactions')::int");
+    PQsetnonblocking(c.pg, 1);
+    if (!PQsendQueryParams(c.pg,
+                           "SELECT pg_catalog.current_setting('server_version_num')::int, "
+                           "pg_catalog.current_setting('max_prepared_transactions')::int",
+                           0, nullptr, nullptr, nullptr, nullptr, 0))
+        conn::throw_remote_error(c, nullptr);
+    // Interruptible waits (a node that accepted the connection and then hangs can be cancelled).
+    PGresult *res = conn::get_result(c);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) conn::throw_remote_error(c, res);
     int version = std::stoi(PQgetvalue(res, 0, 0));
     int mpx = std::stoi(PQgetvalue(res, 0, 1));
     PQclear(res);
+    while (PGresult *more = conn::get_result(c)) PQclear(more);
     if (version / 10000 != PG_VERSION_NUM / 10000)
         throw PgError(sqlstate::feature_not_supported,
                       "node " + c.address + " runs PostgreSQL " + std::to_string(version / 10000) +

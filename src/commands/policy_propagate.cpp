@@ -12,6 +12,51 @@ namespace rollup::commands {
 
 namespace {
 
+// A policy runs on the nodes as well as on the coordinator, in sessions that log in as the current
+// user: it must compute the same there. current_user / current_role / user do; session_user, settings
+// (current_setting), the client's address, subqueries over other tables, stable or volatile
+// functions and user-defined functions may not. PostgreSQL-style C: returns what is wrong, or NULL.
+bool policy_walker(Node *node, const char **what) {
+    if (!node) return false;
+    switch (nodeTag(node)) {
+        case T_SQLValueFunction: {
+            SQLValueFunctionOp op = reinterpret_cast<SQLValueFunction *>(node)->op;
+            if (op == SVFOP_CURRENT_USER || op == SVFOP_CURRENT_ROLE || op == SVFOP_USER) return false;
+            *what = op == SVFOP_SESSION_USER ? "session_user" : "the current date or time";
+            return true;
+        }
+        case T_SubLink:
+        case T_SubPlan:
+            *what = "a subquery";
+            return true;
+        case T_Param:
+            *what = "a parameter";
+            return true;
+        default:
+            break;
+    }
+    if (check_functions_in_node(node,
+                                [](Oid f, void *) {
+                                    return f >= FirstNormalObjectId || func_volatile(f) != PROVOLATILE_IMMUTABLE;
+                                },
+                                nullptr)) {
+        *what = "a function that is not a built-in immutable one (e.g. current_setting, now, a user function)";
+        return true;
+    }
+    return expression_tree_walker(node, reinterpret_cast<bool (*)()>(policy_walker), what);
+}
+
+void ensure_policy_portable(Node *expr, const char *policy, Oid relid) {
+    const char *what = nullptr;
+    if (!policy_walker(expr, &what)) return;
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("policy \"%s\" of distributed table \"%s\" uses %s", policy, get_rel_name(relid), what),
+                    errdetail("Policies are enforced on the shards too, by sessions that act as the current user: "
+                              "they must compute the same there as on the coordinator."),
+                    errhint("Write the policy with columns, constants, built-in immutable functions and "
+                            "current_user.")));
+}
+
 // PostgreSQL-style C (palloc'd; may ereport): the table's policies as CREATE POLICY statements on
 // `shard` (a List of C strings), printed from pg_policy under the node settings (names qualified,
 // literals standard).
@@ -51,15 +96,17 @@ List *policy_statements_c(Oid relid, const char *shard) {
                                                                 : quote_identifier(GetUserNameFromId(role, false)));
         }
         Datum qual = heap_getattr(tup, Anum_pg_policy_polqual, RelationGetDescr(pol), &isnull);
-        if (!isnull)
-            appendStringInfo(&buf, " USING (%s)",
-                             deparse_expression(static_cast<Node *>(stringToNode(TextDatumGetCString(qual))),
-                                                dpcontext, false, false));
+        if (!isnull) {
+            Node *e = static_cast<Node *>(stringToNode(TextDatumGetCString(qual)));
+            ensure_policy_portable(e, NameStr(p->polname), relid);
+            appendStringInfo(&buf, " USING (%s)", deparse_expression(e, dpcontext, false, false));
+        }
         Datum check = heap_getattr(tup, Anum_pg_policy_polwithcheck, RelationGetDescr(pol), &isnull);
-        if (!isnull)
-            appendStringInfo(&buf, " WITH CHECK (%s)",
-                             deparse_expression(static_cast<Node *>(stringToNode(TextDatumGetCString(check))),
-                                                dpcontext, false, false));
+        if (!isnull) {
+            Node *e = static_cast<Node *>(stringToNode(TextDatumGetCString(check)));
+            ensure_policy_portable(e, NameStr(p->polname), relid);
+            appendStringInfo(&buf, " WITH CHECK (%s)", deparse_expression(e, dpcontext, false, false));
+        }
         out = lappend(out, buf.data);
     }
     systable_endscan(scan);

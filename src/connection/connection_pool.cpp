@@ -67,11 +67,14 @@ PGconn *connect(const metadata::NodeInfo &node) {
     // Values cross the wire as text: make the node print them in a form we parse exactly.
     // Statements already run on every shard at once, several per node: parallel workers inside a
     // node session would only compete with them for the same cores.
-    // search_path: statements for nodes name every object outside pg_catalog by its schema
+    // search_path and standard_conforming_strings: statements for nodes name every object outside
+    // pg_catalog by its schema and print literals for standard_conforming_strings = on (client
+    // options win over a node database's or role's own settings)
     // (deparser/deparse.hpp), and nothing a node user created in another schema may stand in for a
     // pg_catalog function or operator they call.
     add("options", "-c DateStyle=ISO -c IntervalStyle=iso_8601 -c extra_float_digits=3 "
-                   "-c max_parallel_workers_per_gather=0 -c search_path=pg_catalog");
+                   "-c max_parallel_workers_per_gather=0 -c search_path=pg_catalog "
+                   "-c standard_conforming_strings=on -c bytea_output=hex");
     if (node_conninfo_guc && node_conninfo_guc[0]) {
         char *err = nullptr;
         PQconninfoOption *opts = PQconninfoParse(node_conninfo_guc, &err);
@@ -91,7 +94,42 @@ PGconn *connect(const metadata::NodeInfo &node) {
     }
     k.push_back(nullptr);
     v.push_back(nullptr);
-    PGconn *c = PQconnectdbParams(k.data(), v.data(), 0);
+    // Asynchronous connect: cancel and statement_timeout work while a node is slow to answer, and a
+    // node that never answers costs rollup.node_connect_timeout at most.
+    PGconn *c = PQconnectStartParams(k.data(), v.data(), 0);
+    if (c && PQstatus(c) != CONNECTION_BAD) {
+        const TimestampTz deadline =
+            TimestampTzPlusMilliseconds(GetCurrentTimestamp(), static_cast<int64>(connect_timeout_guc) * 1000);
+        PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
+        struct Finish {
+            PGconn *&conn;
+            bool armed = true;
+            ~Finish() {
+                if (armed && conn) PQfinish(conn);
+            }
+        } finish{c};
+        while (poll != PGRES_POLLING_OK && poll != PGRES_POLLING_FAILED) {
+            long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+            if (left <= 0) break;
+            int events = WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
+                         (poll == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE);
+            int sock = PQsocket(c);
+            int rc = pg::call([&] { return WaitLatchOrSocket(MyLatch, events, sock, left, PG_WAIT_EXTENSION); });
+            if (rc & WL_LATCH_SET) {
+                ResetLatch(MyLatch);
+                pg::call([] { CHECK_FOR_INTERRUPTS(); });
+            }
+            if (rc & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE)) poll = PQconnectPoll(c);
+        }
+        finish.armed = false;
+        if (poll != PGRES_POLLING_OK && PQstatus(c) != CONNECTION_BAD) {
+            PQfinish(c);
+            throw PgError(sqlstate::connection_failure,
+                          "could not connect to node " + node.host + ":" + std::to_string(node.port),
+                          "timeout expired after rollup.node_connect_timeout",
+                          "Check that the node is running and accepts connections from the coordinator.");
+        }
+    }
     if (!c || PQstatus(c) != CONNECTION_OK) {
         std::string msg = c ? PQerrorMessage(c) : "out of memory";
         if (c) PQfinish(c);
@@ -281,6 +319,34 @@ PGresult *get_result(Connection &c) {
         }
         return PQgetResult(c.pg);
     });
+}
+
+PGresult *exec_bounded(Connection &c, const char *sql) {
+    PQsetnonblocking(c.pg, 1);
+    if (!PQsendQueryParams(c.pg, sql, 0, nullptr, nullptr, nullptr, nullptr, 0)) return nullptr;
+    const TimestampTz deadline =
+        TimestampTzPlusMilliseconds(GetCurrentTimestamp(), static_cast<int64>(connect_timeout_guc) * 1000);
+    PGresult *last = nullptr;
+    for (;;) {
+        int f = PQflush(c.pg);
+        if (f < 0) break;
+        if (f == 0 && !PQisBusy(c.pg)) {
+            PGresult *res = PQgetResult(c.pg);
+            if (!res) return last;
+            if (last) PQclear(last);
+            last = res;
+            continue;
+        }
+        long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+        if (left <= 0) break;
+        int events = WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | WL_SOCKET_READABLE |
+                     (f == 1 ? WL_SOCKET_WRITEABLE : 0);
+        int rc = WaitLatchOrSocket(MyLatch, events, PQsocket(c.pg), left, PG_WAIT_EXTENSION);
+        if (rc & WL_LATCH_SET) ResetLatch(MyLatch);  // no interrupt processing: callers may not throw
+        if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(c.pg)) break;
+    }
+    if (last) PQclear(last);
+    return nullptr;
 }
 
 uint64_t finish_command(Connection &c, bool mark_failed) {

@@ -63,6 +63,12 @@ int open_count();
 void discard(Connection &c);
 void close_all();
 
+// For transaction callbacks, which may neither block forever nor throw: runs one statement and
+// returns its last result (caller PQclears), or nullptr when it could not be sent, the connection
+// broke, or no answer came within rollup.node_connect_timeout (then the connection's state is
+// unknown: discard it). Waits on the latch without processing interrupts.
+PGresult *exec_bounded(Connection &c, const char *sql);
+
 // Sends a query and checks its result (for control commands). Waits on the latch too, so that
 // cancel and statement_timeout interrupt it; an interrupted connection is dropped.
 void exec_control(Connection &c, const std::string &sql);

@@ -24,7 +24,8 @@ struct MarkContext {
 
 bool mark_rtes(Node *node, MarkContext *ctx);
 
-// Gives every distributed table's RTE (in this query and all nested ones) a unique alias.
+// Gives every distributed table's RTE (in this query and all nested ones: subqueries in FROM, in
+// expressions, in CTEs, in function and VALUES entries) a unique alias.
 void mark_query(Query *q, MarkContext *ctx) {
     ListCell *lc;
     int rtindex = 0;
@@ -38,11 +39,20 @@ void mark_query(Query *q, MarkContext *ctx) {
         rte->alias = makeAlias(pstrdup(marker.c_str()), NIL);
         ctx->marked->push_back({rte->relid, marker});
     }
-    query_tree_walker(q, reinterpret_cast<bool (*)()>(mark_rtes), ctx, QTW_IGNORE_RANGE_TABLE);
-    foreach (lc, q->rtable) {
-        RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(lc));
-        if (rte->rtekind == RTE_SUBQUERY && rte->subquery) mark_query(rte->subquery, ctx);
-    }
+    query_tree_walker(q, reinterpret_cast<bool (*)()>(mark_rtes), ctx, 0);
+}
+
+// A distributed table's row type names the coordinator's table, which the nodes do not have (a type
+// of that name there may be anyone's): no whole-row reference or value of that type is printed.
+void ensure_no_row_type(Node *node) {
+    Oid type = exprType(node);
+    if (!type_is_rowtype(type)) return;
+    Oid relid = typeidTypeRelid(type);
+    if (!OidIsValid(relid) || !metadata::lookup(relid)) return;
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("a whole-row value of distributed table \"%s\" cannot be sent to its shards",
+                           get_rel_name(relid)),
+                    errhint("Name the columns instead.")));
 }
 
 bool mark_rtes(Node *node, MarkContext *ctx) {
@@ -51,6 +61,16 @@ bool mark_rtes(Node *node, MarkContext *ctx) {
         mark_query(reinterpret_cast<Query *>(node), ctx);
         return false;
     }
+    if (IsA(node, OnConflictExpr)) {
+        // exclRelTlist (EXCLUDED's columns and whole row, for the executor) is never printed.
+        OnConflictExpr *oc = reinterpret_cast<OnConflictExpr *>(node);
+        return mark_rtes(reinterpret_cast<Node *>(oc->arbiterElems), ctx) ||
+               mark_rtes(oc->arbiterWhere, ctx) || mark_rtes(reinterpret_cast<Node *>(oc->onConflictSet), ctx) ||
+               mark_rtes(oc->onConflictWhere, ctx);
+    }
+    if (IsA(node, Var) || IsA(node, Const) || IsA(node, Param) || IsA(node, RowExpr) || IsA(node, FuncExpr) ||
+        IsA(node, CoerceViaIO) || IsA(node, RelabelType) || IsA(node, ConvertRowtypeExpr))
+        ensure_no_row_type(node);
     return expression_tree_walker(node, reinterpret_cast<bool (*)()>(mark_rtes), ctx);
 }
 
@@ -251,15 +271,19 @@ using namespace rollup;
 // Test support: the SQL a shard would receive for a statement (after folding stable functions).
 ROLLUP_FUNCTION(rollup_deparse_for_shard) {
     text *t = PG_GETARG_TEXT_PP(0);
-    std::string sql(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-    int index = PG_GETARG_INT32(1);
-    Query *query = pg::call([&] {
-        List *raw = pg_parse_query(sql.c_str());
+    const int index = PG_GETARG_INT32(1);
+    const char *sql = pg::call([&] { return text_to_cstring(t); });
+    Query *query = pg::call([&]() -> Query * {
+        List *raw = pg_parse_query(sql);
         if (list_length(raw) != 1) ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("expected one statement")));
-        List *queries = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt, raw), sql.c_str(), NULL, 0, NULL);
+        List *queries = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt, raw), sql, NULL, 0, NULL);
+        if (list_length(queries) != 1 || linitial_node(Query, queries)->commandType == CMD_UTILITY)
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("the statement must rewrite to exactly one query")));
         return linitial_node(Query, queries);
     });
     Query *folded = deparse::fold_for_execution(query, nullptr);
     std::string out = deparse::query_for_shard(folded, index);
-    PG_RETURN_TEXT_P(cstring_to_text(out.c_str()));
+    const char *c = out.c_str();
+    return pg::call([&] { return PointerGetDatum(cstring_to_text(c)); });
 }

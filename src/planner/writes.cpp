@@ -506,8 +506,15 @@ PlannedStmt *plan_insert(PlannedStmt *stmt, Query *orig, const char *qs, ParamLi
         throw PgError(sqlstate::feature_not_supported,
                       "INSERT into distributed table \"" + t.relname + "\" can read distributed table \"" +
                           rel_name(other) + "\" only in an INSERT ... SELECT");
-    if (orig->onConflict && orig->onConflict->action == ONCONFLICT_UPDATE)
+    if (orig->onConflict && orig->onConflict->action == ONCONFLICT_UPDATE) {
         refuse_distribution_column_update(orig->onConflict->onConflictSet, t);
+        // The updated row is made on a shard, which has no counterpart of the view's condition.
+        if (has_view_check_option(orig))
+            throw PgError(sqlstate::feature_not_supported,
+                          "INSERT ... ON CONFLICT DO UPDATE through a view WITH CHECK OPTION is not supported on "
+                          "distributed table \"" + t.relname + "\"",
+                          "", "Insert into the table itself, or use ON CONFLICT DO NOTHING.");
+    }
     if (src_dist && insert_select_pushdown_ok(orig, t, src, src_rti) && !has_view_check_option(orig)) {
         Query *pushed = pushdown_insert_query(orig, src_rti);
         CustomScan *cs = modify::make_modify_scan(modify::kPushdown, t.relid, 0, may_autocommit(orig), pushed, nullptr);

@@ -95,19 +95,29 @@ Oid result_oid(int row, int col) {
 
 }  // namespace
 
+int64_t lock_job(int64_t jobid) {
+    Oid types[1] = {INT8OID};
+    Datum values[1] = {Int64GetDatum(jobid)};
+    exec_or_fail("SELECT 1 FROM rollup.job WHERE jobid = $1 FOR UPDATE", 1, types, values, nullptr, SPI_OK_SELECT);
+    if (SPI_processed == 0) throw_error(sqlstate::undefined_object, "job " + std::to_string(jobid) + " does not exist");
+    return jobid;
+}
+
 // Locks the job named `name` that the current user may change and returns its jobid (in SPI, as the
 // catalog owner). The caller's own job wins over same-named jobs of roles it has privileges of.
 int64_t lock_job_by_name(const char *name, Oid me) {
     Oid types[2] = {TEXTOID, OIDOID};
     Datum values[2] = {CStringGetTextDatum(name), ObjectIdGetDatum(me)};
+    // Chosen first, locked after: jobs of other roles that the caller may not change are never
+    // locked (a role could otherwise stall another owner's job changes by holding the lock).
     exec_or_fail("SELECT jobid, owner FROM rollup.job WHERE job_name = $1"
-                 " ORDER BY owner = $2 DESC, jobid FOR UPDATE",
+                 " ORDER BY owner = $2 DESC, jobid",
                  2, types, values, nullptr, SPI_OK_SELECT);
     uint64_t n = SPI_processed;
     if (n == 0)
         throw_error(sqlstate::undefined_object, std::string("job \"") + name + "\" does not exist", "",
                     "See SELECT job_name FROM rollup.jobs.");
-    if (result_oid(0, 2) == me) return result_int8(0, 1);
+    if (result_oid(0, 2) == me) return lock_job(result_int8(0, 1));
     int64_t found = 0;
     int matches = 0;
     for (uint64_t i = 0; i < n; i++)
@@ -119,19 +129,18 @@ int64_t lock_job_by_name(const char *name, Oid me) {
         throw_error(sqlstate::duplicate_object, std::string("job name \"") + name + "\" is used by several roles",
                     "", "Name the job by its jobid, e.g. rollup.unschedule(jobid).");
     if (matches == 0) permission_denied((std::string("\"") + name + "\"").c_str(), result_oid(0, 2));
-    return found;
+    return lock_job(found);
 }
 
 int64_t lock_job_by_id(int64_t jobid, Oid me) {
     Oid types[1] = {INT8OID};
     Datum values[1] = {Int64GetDatum(jobid)};
-    exec_or_fail("SELECT owner FROM rollup.job WHERE jobid = $1 FOR UPDATE", 1, types, values, nullptr,
-                 SPI_OK_SELECT);
+    exec_or_fail("SELECT owner FROM rollup.job WHERE jobid = $1", 1, types, values, nullptr, SPI_OK_SELECT);
     if (SPI_processed == 0)
         throw_error(sqlstate::undefined_object, "job " + std::to_string(jobid) + " does not exist");
     Oid owner = result_oid(0, 1);
     if (!has_privs_of_role(me, owner)) permission_denied(std::to_string(jobid).c_str(), owner);
-    return jobid;
+    return lock_job(jobid);
 }
 
 void delete_job(int64_t jobid) {

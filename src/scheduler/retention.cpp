@@ -8,6 +8,7 @@
 // The cutoff is computed in exactly one place, expiry_cutoff(): that is where the guard that never
 // expires raw rows not yet rolled up belongs.
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "executor/shard_commands.hpp"
@@ -112,6 +113,31 @@ int64_t expire_table(Oid relid, bool commit_each_batch) {
     const char *col = quote_identifier(p.time_column);
     const char *lit = quote_literal_cstr(cutoff);
     const std::string local_sql = batch_delete_sql(qualified_name(relid), col, lit);
+    // The deletes run as the table's owner, in a restricted operation, as PostgreSQL runs VACUUM or
+    // REFRESH MATERIALIZED VIEW: a trigger or rule the owner put on the table (or on its shards)
+    // never runs with the rights of whoever set the policy or calls expire (a superuser).
+    struct AsOwner {
+        Oid saved_user;
+        int saved_sec;
+        int nest;
+        explicit AsOwner(Oid rel) {
+            GetUserIdAndSecContext(&saved_user, &saved_sec);
+            HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
+            if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", rel);
+            Oid owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+            ReleaseSysCache(tup);
+            nest = NewGUCNestLevel();
+            SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+            (void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                                     true, 0, false);
+        }
+        ~AsOwner() {
+            AtEOXact_GUC(true, nest);
+            SetUserIdAndSecContext(saved_user, saved_sec);
+        }
+    };
+    std::optional<AsOwner> as_owner;
+    rollup::pg::call([&] { as_owner.emplace(relid); });
     int64_t total = 0;
     for (;;) {
         int64_t n;
@@ -127,10 +153,14 @@ int64_t expire_table(Oid relid, bool commit_each_batch) {
         }
         total += n;
         if (n == 0 || (!distributed && n < kExpireBatch)) break;
-        rollup::pg::call([&] {
-            if (commit_each_batch) SPI_commit();
-            CHECK_FOR_INTERRUPTS();
-        });
+        if (commit_each_batch) {
+            // A commit ends the GUC nest level and the user switch with the transaction: leave them
+            // first, take them again in the next transaction.
+            as_owner.reset();
+            rollup::pg::call([&] { SPI_commit(); });
+            rollup::pg::call([&] { as_owner.emplace(relid); });
+        }
+        rollup::pg::call([] { CHECK_FOR_INTERRUPTS(); });
     }
     return total;
 }

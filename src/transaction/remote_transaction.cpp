@@ -134,20 +134,23 @@ void pre_commit() {
 
 // Never throws: the coordinator transaction is already decided.
 void post_commit() {
+    std::vector<conn::Connection *> lost;
     for (conn::Connection *c : conn::all()) {
         if (c->xact != conn::RemoteXact::Prepared || testing_skip_commit_prepared) continue;
         std::string sql = "COMMIT PREPARED '" + c->gid + "'";
-        PGresult *res = PQexec(c->pg, sql.c_str());
+        PGresult *res = conn::exec_bounded(*c, sql.c_str());
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
         // 42704: recovery, running at the same moment, already committed it: nothing to say.
         const bool already_resolved = state && strcmp(state, "42704") == 0;
         if ((!res || PQresultStatus(res) != PGRES_COMMAND_OK) && !already_resolved)
             ereport(WARNING, (errmsg("could not commit prepared transaction %s on node %s", c->gid.c_str(),
                                      c->address.c_str()),
-                              errdetail("%s", PQerrorMessage(c->pg)),
+                              errdetail("%s", res ? PQerrorMessage(c->pg) : "no answer within rollup.node_connect_timeout"),
                               errhint("rollup.recover_prepared_transactions() will commit it later.")));
         if (res) PQclear(res);
+        else lost.push_back(c);  // its state is unknown: never reuse it
     }
+    for (conn::Connection *c : lost) conn::discard(*c);
     reset_states();
 }
 
@@ -171,8 +174,7 @@ void on_abort() {
             sql = "ROLLBACK";
         }
         if (!sql) continue;
-        PQsetnonblocking(c->pg, 0);
-        PGresult *res = PQexec(c->pg, sql);
+        PGresult *res = conn::exec_bounded(*c, sql);
         bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
         if (res) PQclear(res);
         if (!ok) drop.push_back(c);
@@ -223,8 +225,7 @@ bool control_or_poison(conn::Connection *c, const std::string &sql) {
         poison_reason = "a subtransaction changed while node " + c->address + " was busy";
         return false;
     }
-    PQsetnonblocking(c->pg, 0);
-    PGresult *res = PQexec(c->pg, sql.c_str());
+    PGresult *res = conn::exec_bounded(*c, sql.c_str());
     bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
     if (res) PQclear(res);
     if (!ok) {

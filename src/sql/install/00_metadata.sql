@@ -148,5 +148,6 @@ REVOKE ALL ON FUNCTION rollup.test_error(text) FROM PUBLIC;
 
 CREATE FUNCTION rollup.deparse_for_shard(query text, shard_index int) RETURNS text
     LANGUAGE C STRICT VOLATILE AS 'MODULE_PATHNAME', 'rollup_deparse_for_shard';
+REVOKE ALL ON FUNCTION rollup.deparse_for_shard(text, int) FROM PUBLIC;
 COMMENT ON FUNCTION rollup.deparse_for_shard(text, int) IS
     'the SQL text one shard (by index) receives for a statement, with stable functions folded: for tests and debugging';
