@@ -47,6 +47,21 @@ SELECT v, count(*) FROM wa_dist WHERE id >= 100 GROUP BY v ORDER BY v;
 INSERT INTO wa_dist SELECT g, wa_h(g) FROM generate_series(3000, 3009) g ON CONFLICT DO NOTHING;
 SELECT v, count(*) FROM wa_dist WHERE id >= 3000 GROUP BY v ORDER BY v;
 
+-- A change of the coordinator's own state and of one node commits with two-phase commit: a failure
+-- at the coordinator's commit (injected right after the node prepared) leaves both sides as they
+-- were. (With one-phase commit the node committed first: an undistribute_table that died at
+-- pre-commit left the table marked distributed with its shards dropped.)
+CREATE TABLE wa_one (id int, v text);
+SELECT create_distributed_table('wa_one', 'id', 1);
+INSERT INTO wa_one SELECT g, 'v' || g FROM generate_series(1, 50) g;
+SET rollup.testing_fail_after_prepare = on;
+SELECT undistribute_table('wa_one');
+RESET rollup.testing_fail_after_prepare;
+SELECT rollup.is_distributed('wa_one'), count(*) FROM wa_one;
+SELECT undistribute_table('wa_one');
+SELECT rollup.is_distributed('wa_one'), count(*) FROM wa_one;
+DROP TABLE wa_one;
+
 DROP TABLE wa_local, wa_dist;
 DROP FUNCTION wa_copy();
 DROP FUNCTION wa_h(int);

@@ -151,17 +151,22 @@ void ShardRouter::ensure_columns() {
         });
         // Binary only for built-in types: a user type's OID (inside array or record values) differs
         // on the nodes.
-        if (binary_ && typid < FirstNormalObjectId) {
-            try {
-                pg::call([&] {
-                    Oid func;
-                    bool varlena;
-                    getTypeBinaryOutputInfo(typid, &func, &varlena);
-                    fmgr_info(func, &col.send);
-                });
-            } catch (const PgError &) {
-                binary_ = false;
-            }
+        // A type without a send function makes the whole COPY text (checked, not caught: an error
+        // may only be swallowed inside a subtransaction).
+        const bool has_send = binary_ && typid < FirstNormalObjectId && pg::call([&] {
+            HeapTuple tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+            if (!HeapTupleIsValid(tup)) return false;
+            const bool ok = OidIsValid(((Form_pg_type)GETSTRUCT(tup))->typsend);
+            ReleaseSysCache(tup);
+            return ok;
+        });
+        if (has_send) {
+            pg::call([&] {
+                Oid func;
+                bool varlena;
+                getTypeBinaryOutputInfo(typid, &func, &varlena);
+                fmgr_info(func, &col.send);
+            });
         } else {
             binary_ = false;
         }

@@ -183,6 +183,28 @@ void on_abort() {
     reset_states();
 }
 
+// Commit and abort callbacks may not raise an ERROR (the transaction is decided) and no C++ exception
+// may leave them: anything thrown becomes a WARNING, reported after the catch block.
+template <typename Fn>
+bool quietly(const char *what, Fn &&fn) {
+    pg::ErrorSnapshot err;
+    bool failed = false;
+    try {
+        fn();
+    } catch (const PgError &e) {
+        pg::snapshot(err, e);
+        failed = true;
+    } catch (const std::exception &e) {
+        pg::snapshot(err, ERRCODE_INTERNAL_ERROR, e.what());
+        failed = true;
+    } catch (...) {
+        pg::snapshot(err, ERRCODE_INTERNAL_ERROR, "unknown C++ exception");
+        failed = true;
+    }
+    if (failed) ereport(WARNING, (errmsg("rollup: %s: %s", what, err.message)));
+    return !failed;
+}
+
 void xact_callback(XactEvent event, void *) {
     switch (event) {
         case XACT_EVENT_PRE_COMMIT:
@@ -200,7 +222,7 @@ void xact_callback(XactEvent event, void *) {
         }
         case XACT_EVENT_COMMIT:
         case XACT_EVENT_PARALLEL_COMMIT:
-            post_commit();
+            quietly("after commit", [] { post_commit(); });
             break;
         case XACT_EVENT_PREPARE:
             // PREPARE TRANSACTION of local-only work (remote work was refused at PRE_PREPARE).
@@ -208,7 +230,7 @@ void xact_callback(XactEvent event, void *) {
             break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PARALLEL_ABORT:
-            on_abort();
+            quietly("during abort", [] { on_abort(); });
             break;
         default:
             break;
@@ -235,7 +257,7 @@ bool control_or_poison(conn::Connection *c, const std::string &sql) {
     return ok;
 }
 
-void subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *) {
+void subxact_changes(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid) {
     switch (event) {
         case SUBXACT_EVENT_START_SUB:
             for (conn::Connection *c : conn::all())
@@ -280,6 +302,13 @@ void subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransacti
             break;
         default:
             break;
+    }
+}
+
+void subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *) {
+    if (!quietly("at a subtransaction boundary", [&] { subxact_changes(event, mySubid, parentSubid); })) {
+        poisoned = true;  // the remote savepoints no longer follow ours: the transaction cannot commit
+        poison_reason = "a subtransaction boundary failed on a node";
     }
 }
 
