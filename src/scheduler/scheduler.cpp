@@ -141,6 +141,28 @@ static BackgroundWorkerHandle *start_scheduler_worker(const char *dbname) {
                                std::min(std::strlen(dbname), size_t(BGW_EXTRALEN - 1)));
 }
 
+// The databases other than `skip` that accept connections (not templates), into `out` (at most
+// `max` names); returns how many.
+static int other_databases(const char *skip, char (*out)[NAMEDATALEN], int max) {
+    StartTransactionCommand();
+    Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+    int n = 0;
+    HeapTuple tup;
+    while (n < max && (tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+        Form_pg_database db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tup));
+        if (!db->datallowconn || db->datistemplate || strcmp(NameStr(db->datname), skip) == 0) continue;
+        strlcpy(out[n++], NameStr(db->datname), NAMEDATALEN);
+    }
+    table_endscan(scan);
+    table_close(rel, AccessShareLock);
+    CommitTransactionCommand();
+    return n;
+}
+
+constexpr int64_t kRecoveryRoundMs = 30000;
+constexpr int kMaxRecoveryDatabases = 256;
+
 // POD-only frame: errors here end the launcher (FATAL), and the postmaster restarts it in 5 s.
 static void launcher_main() {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -152,6 +174,11 @@ static void launcher_main() {
     char running_db[NAMEDATALEN] = "";
     char waited_for[NAMEDATALEN] = "";
     int64_t last_start_ms = 0;
+    // Recovery in the other databases: one worker at a time, a round every kRecoveryRoundMs.
+    static char recovery_dbs[kMaxRecoveryDatabases][NAMEDATALEN];
+    int recovery_count = 0, recovery_next = 0;
+    int64_t last_round_ms = 0;
+    BackgroundWorkerHandle *recovery = nullptr;
 
     for (;;) {
         CHECK_FOR_INTERRUPTS();
@@ -188,6 +215,27 @@ static void launcher_main() {
                 elog(LOG, "rollup scheduler: waiting for database \"%s\" (rollup.scheduler_database) "
                           "to be created", want);
                 strlcpy(waited_for, want, sizeof waited_for);
+            }
+        }
+        if (recovery) {
+            pid_t pid;
+            if (GetBackgroundWorkerPid(recovery, &pid) == BGWH_STOPPED) {
+                pfree(recovery);
+                recovery = nullptr;
+            }
+        }
+        if (!recovery && enable_scheduler) {
+            if (recovery_next >= recovery_count && unix_now_ms() - last_round_ms >= kRecoveryRoundMs) {
+                recovery_count = other_databases(want, recovery_dbs, kMaxRecoveryDatabases);
+                recovery_next = 0;
+                last_round_ms = unix_now_ms();
+            }
+            if (recovery_next < recovery_count) {
+                const char *db = recovery_dbs[recovery_next++];
+                char name[BGW_MAXLEN];
+                snprintf(name, sizeof name, "rollup recovery for database %s", db);
+                recovery = start_rollup_worker("rollup_recovery_main", name, "rollup recovery", db,
+                                               std::min(std::strlen(db), size_t(BGW_EXTRALEN - 1)));
             }
         }
         (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000, PG_WAIT_EXTENSION);

@@ -14,7 +14,8 @@
 #      once for each worker;
 #   d. a worker down for a plain read: a clear connection error naming host:port, the session stays
 #      usable, and after the restart the same session reads again (its dead connection is replaced);
-#   e. the scheduler resolves leftover prepared transactions on its own once enabled.
+#   e. the scheduler resolves leftover prepared transactions on its own once enabled;
+#   g. so does the launcher's recovery worker in a database other than rollup.scheduler_database.
 # Usage: bash test/shell/twophase_recovery.sh   (PASS/FAIL lines; exit status 1 on any failure)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -245,6 +246,25 @@ for ((i = 0; i < 300; i++)); do
 done
 check "e: the scheduler committed them within 30 s" "$resolved"
 expect "e: every row present exactly once" t "$(same_rows)"
+
+# ---- g. recovery also runs in a database other than rollup.scheduler_database
+for port in "$COORDINATOR_PORT" "$WORKER_1_PORT" "$WORKER_2_PORT"; do qn "$port" "CREATE DATABASE other" >/dev/null; done
+qo() { cluster_psql "$COORDINATOR_PORT" -d other -Atq -c "$1"; }
+qo "CREATE EXTENSION rollup" >/dev/null
+qo "SELECT rollup.add_node('127.0.0.1', $WORKER_1_PORT), rollup.add_node('127.0.0.1', $WORKER_2_PORT)" >/dev/null
+qo "CREATE TABLE g (id int, v text)" >/dev/null
+qo "SELECT create_distributed_table('g', 'id', 4)" >/dev/null
+cluster_psql "$COORDINATOR_PORT" -d other -q -c "SET rollup.testing_skip_commit_prepared = on" \
+    -c "INSERT INTO g SELECT i, 'g' FROM generate_series(1, 40) i"
+left=$(($(prepared_on "$WORKER_1_PORT") + $(prepared_on "$WORKER_2_PORT")))
+check "g: prepared transactions left in database other ($left)" "$([ "$left" -ge 2 ]; echo $?)"
+resolved=1
+for ((i = 0; i < 700; i++)); do
+    if [ "$(prepared_on "$WORKER_1_PORT")$(prepared_on "$WORKER_2_PORT")" = 00 ]; then resolved=0; break; fi
+    sleep 0.1
+done
+check "g: the launcher's recovery committed them within 70 s" "$resolved"
+expect "g: every row present once" 40 "$(qo "SELECT count(*) FROM g")"
 
 if [ "$fails" -gt 0 ]; then
     echo "twophase_recovery: $fails failed"
