@@ -74,7 +74,8 @@ PGconn *connect(const metadata::NodeInfo &node) {
     // pg_catalog function or operator they call.
     add("options", "-c DateStyle=ISO -c IntervalStyle=iso_8601 -c extra_float_digits=3 "
                    "-c max_parallel_workers_per_gather=0 -c search_path=pg_catalog "
-                   "-c standard_conforming_strings=on -c bytea_output=hex");
+                   "-c standard_conforming_strings=on -c bytea_output=hex -c array_nulls=on "
+                   "-c transform_null_equals=off -c xmloption=content");
     if (node_conninfo_guc && node_conninfo_guc[0]) {
         char *err = nullptr;
         PQconninfoOption *opts = PQconninfoParse(node_conninfo_guc, &err);

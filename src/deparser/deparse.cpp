@@ -43,12 +43,37 @@ void mark_query(Query *q, MarkContext *ctx) {
 }
 
 // A distributed table's row type names the coordinator's table, which the nodes do not have (a type
-// of that name there may be anyone's): no whole-row reference or value of that type is printed.
+// of that name there may be anyone's): no whole-row reference, row value, or array of them is
+// printed. Every expression node's type is checked (arrays by their element type).
+bool names_distributed_row_type(Oid type) {
+    if (!OidIsValid(type)) return false;
+    Oid elem = get_base_element_type(type);
+    if (OidIsValid(elem)) type = elem;
+    type = getBaseType(type);
+    if (!type_is_rowtype(type)) return false;
+    Oid relid = typeidTypeRelid(type);
+    return OidIsValid(relid) && metadata::lookup(relid) != nullptr;
+}
+
+bool is_typed_expression(Node *node) {
+    switch (nodeTag(node)) {
+        case T_Var: case T_Const: case T_Param: case T_Aggref: case T_WindowFunc: case T_SubscriptingRef:
+        case T_FuncExpr: case T_OpExpr: case T_DistinctExpr: case T_NullIfExpr: case T_ScalarArrayOpExpr:
+        case T_SubLink: case T_FieldSelect: case T_FieldStore: case T_RelabelType: case T_CoerceViaIO:
+        case T_ArrayCoerceExpr: case T_ConvertRowtypeExpr: case T_CollateExpr: case T_CaseExpr:
+        case T_CaseTestExpr: case T_ArrayExpr: case T_RowExpr: case T_CoalesceExpr: case T_MinMaxExpr:
+        case T_CoerceToDomain: case T_CoerceToDomainValue: case T_SetToDefault: case T_NamedArgExpr:
+            return true;
+        default:
+            return false;
+    }
+}
+
 void ensure_no_row_type(Node *node) {
     Oid type = exprType(node);
-    if (!type_is_rowtype(type)) return;
-    Oid relid = typeidTypeRelid(type);
-    if (!OidIsValid(relid) || !metadata::lookup(relid)) return;
+    if (!names_distributed_row_type(type)) return;
+    Oid elem = get_base_element_type(type);
+    Oid relid = typeidTypeRelid(getBaseType(OidIsValid(elem) ? elem : type));
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                     errmsg("a whole-row value of distributed table \"%s\" cannot be sent to its shards",
                            get_rel_name(relid)),
@@ -68,9 +93,7 @@ bool mark_rtes(Node *node, MarkContext *ctx) {
                mark_rtes(oc->arbiterWhere, ctx) || mark_rtes(reinterpret_cast<Node *>(oc->onConflictSet), ctx) ||
                mark_rtes(oc->onConflictWhere, ctx);
     }
-    if (IsA(node, Var) || IsA(node, Const) || IsA(node, Param) || IsA(node, RowExpr) || IsA(node, FuncExpr) ||
-        IsA(node, CoerceViaIO) || IsA(node, RelabelType) || IsA(node, ConvertRowtypeExpr))
-        ensure_no_row_type(node);
+    if (is_typed_expression(node)) ensure_no_row_type(node);
     return expression_tree_walker(node, reinterpret_cast<bool (*)()>(mark_rtes), ctx);
 }
 

@@ -85,9 +85,23 @@ bool is_distributed(Oid relid) {
 // THIS is where "never expire raw rows not yet rolled up" belongs (DESIGN.md section 4): once native
 // rollups exist, clamp the cutoff to the oldest frontier of the rollups that read `relid`.
 char *expiry_cutoff(Oid relid, const Policy &p) {
-    Oid types[1] = {TEXTOID};
-    Datum values[1] = {CStringGetTextDatum(p.keep)};
-    spi_exec("SELECT (now() - $1::interval)::text", 1, types, values, nullptr, SPI_OK_SELECT);
+    // Printed as ISO 8601 with its offset, whatever the caller's DateStyle: the text goes into
+    // statements that nodes read with their own settings.
+    int save_style = DateStyle, save_order = DateOrder;
+    DateStyle = USE_ISO_DATES;
+    DateOrder = DATEORDER_YMD;
+    PG_TRY();
+    {
+        Oid types[1] = {TEXTOID};
+        Datum values[1] = {CStringGetTextDatum(p.keep)};
+        spi_exec("SELECT (now() - $1::interval)::text", 1, types, values, nullptr, SPI_OK_SELECT);
+    }
+    PG_FINALLY();
+    {
+        DateStyle = save_style;
+        DateOrder = save_order;
+    }
+    PG_END_TRY();
     return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
