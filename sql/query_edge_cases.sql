@@ -76,6 +76,9 @@ SELECT compare($$SELECT to_tsvector(note || ' les chevaux'), to_tsquery('chevaux
                    FROM lineitem WHERE l_orderkey < 10$$, 'ec_dist', 'ec_loc');
 SELECT compare($$SELECT l_orderkey, l_ts, l_shipdate, l_ts - timestamptz '2024-01-01', q::float8 / 7 FROM lineitem
                  WHERE l_ts > '10/03/2024 12:00' ORDER BY 1 LIMIT 10$$, 'ec_dist', 'ec_loc');
+SELECT compare($$SELECT count(*) FROM lineitem WHERE to_char(l_shipdate, 'DD/MM/YYYY')::date = l_shipdate$$, 'ec_dist', 'ec_loc');
+SELECT compare($$SELECT l_orderkey, ('-' || (l_orderkey % 5) || ' 2:00')::interval FROM lineitem WHERE l_orderkey < 20$$,
+               'ec_dist', 'ec_loc');
 RESET DateStyle;
 RESET IntervalStyle;
 RESET extra_float_digits;

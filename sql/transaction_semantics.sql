@@ -65,6 +65,42 @@ RESET statement_timeout;
 SELECT dblink_exec('ts_holder', 'ROLLBACK');
 SELECT dblink_disconnect('ts_holder');
 
+-- A statement that fails on a node undoes the SETs sent with it: the settings are sent again, so
+-- later statements still compute in the session's time zone.
+CREATE TABLE ts_tz (id int, v int, ts timestamptz);
+SELECT create_distributed_table('ts_tz', 'id', 4);
+INSERT INTO ts_tz SELECT g, g, timestamptz '2024-03-10 00:00+00' + g * interval '37 minutes' FROM generate_series(1, 100) g;
+CREATE TABLE ts_tz_local AS SELECT * FROM ts_tz;
+SELECT count(*) FROM ts_tz;
+SET TimeZone = 'America/New_York';
+\set VERBOSITY terse
+UPDATE ts_tz SET v = 1 / (v - 1) WHERE id = 1;
+\set VERBOSITY default
+SELECT (SELECT sum(date_part('hour', ts)) FROM ts_tz) = (SELECT sum(date_part('hour', ts)) FROM ts_tz_local) AS same_hours;
+RESET TimeZone;
+-- A transaction that read through several connections used to wait forever for its own locks
+-- when it then changed the table: inside a transaction block a node has one connection.
+SET statement_timeout = '20s';
+BEGIN;
+SELECT count(*) FROM ts_tz;
+ALTER TABLE ts_tz ADD COLUMN extra int;
+TRUNCATE ts_tz_local;
+COMMIT;
+BEGIN;
+SELECT count(*) FROM ts_tz;
+TRUNCATE ts_tz;
+COMMIT;
+RESET statement_timeout;
+SELECT count(*) FROM ts_tz;
+DROP TABLE ts_tz, ts_tz_local;
+-- undistribute_table keeps identity values (GENERATED ALWAYS too).
+CREATE TABLE ts_ident (id int GENERATED ALWAYS AS IDENTITY, v int);
+SELECT create_distributed_table('ts_ident', 'id', 4);
+INSERT INTO ts_ident (v) SELECT generate_series(1, 10);
+SELECT undistribute_table('ts_ident');
+SELECT count(*), sum(id) FROM ts_ident;
+DROP TABLE ts_ident;
+
 -- One role per node within a transaction: after SET ROLE, a second connection as another role
 -- would not see the first one's uncommitted rows (and could wait on its locks forever).
 CREATE ROLE ts_other LOGIN;

@@ -129,7 +129,8 @@ ROLLUP_FUNCTION(rollup_undistribute_table) {
     size_t rows_in_batch = 0;
     auto flush_batch = [&] {
         if (rows_in_batch == 0) return;
-        std::string insert = "INSERT INTO " + qualified + " (" + columns + ") VALUES ";
+        // OVERRIDING SYSTEM VALUE: the rows keep their identity values (GENERATED ALWAYS included).
+        std::string insert = "INSERT INTO " + qualified + " (" + columns + ") OVERRIDING SYSTEM VALUE VALUES ";
         int n = 0;
         for (size_t r = 0; r < rows_in_batch; r++) {
             insert += r ? ", (" : "(";

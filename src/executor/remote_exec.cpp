@@ -339,7 +339,12 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
         Task &t = *tp;
         int slots = std::min(conn::max_connections_per_node(), per_node_count[t.nodeid]);
         int slot = 0;
-        if (!t.write && !conn::node_written(t.nodeid)) slot = rr[t.nodeid]++ % slots;
+        // Reads spread over several connections only outside transaction blocks: inside one, a node
+        // is reached through one connection (slot 0), so the transaction holds its locks and its
+        // snapshot (REPEATABLE READ) in one place, and its own DDL never waits for its other
+        // connection's locks.
+        if (!t.write && !conn::node_written(t.nodeid) && !IsTransactionBlock() && !xact::force_remote_transactions())
+            slot = rr[t.nodeid]++ % slots;
         auto &lane = lanes[{t.nodeid, slot}];
         if (!lane) {
             lane = std::make_unique<Lane>();
@@ -501,6 +506,9 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
                 }
                 default: {
                     if (l.c->xact == conn::RemoteXact::Begun) l.c->xact = conn::RemoteXact::Failed;
+                    // A failed statement undoes the SETs of its implicit transaction (or pipeline):
+                    // what the node's session has is unknown, send the settings again next time.
+                    l.c->settings.clear();
                     if (!first_error) {
                         try {
                             conn::throw_remote_error(*l.c, res);

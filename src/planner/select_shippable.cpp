@@ -129,7 +129,11 @@ bool ship_walker(Node *node, ShipContext *ctx) {
         case T_CoerceViaIO: {
             CoerceViaIO *c = reinterpret_cast<CoerceViaIO *>(node);
             Oid in = exprType(reinterpret_cast<Node *>(c->arg));
-            if (!builtin(c->resulttype) || !builtin(in) || setting_dependent_output(in)) return true;
+            // Text output of the input, or text input of the result, may depend on DateStyle (and
+            // its field order), IntervalStyle, extra_float_digits, bytea_output or lc_monetary.
+            if (!builtin(c->resulttype) || !builtin(in) || setting_dependent_output(in) ||
+                setting_dependent_output(c->resulttype))
+                return true;
             break;
         }
         case T_RelabelType:

@@ -18,6 +18,7 @@ namespace {
 constexpr int kCheckSlot = 998;
 
 std::vector<int> last_cycle;  // the cycle seen at the previous check of this wait, sorted
+std::set<int> unreachable;    // nodes that could not be asked during this wait (not retried)
 
 std::string tag_prefix() { return "rollup:" + std::to_string(GetSystemIdentifier()) + ":"; }
 
@@ -77,13 +78,16 @@ std::vector<int> cycle_through(const Graph &g, int start) {
 
 std::string node_application_name() { return tag_prefix() + std::to_string(MyProcPid); }
 
-void reset_deadlock_check() { last_cycle.clear(); }
+void reset_deadlock_check() {
+    last_cycle.clear();
+    unreachable.clear();
+}
 
 void check_distributed_deadlock() {
     const std::string prefix = tag_prefix();
     Graph g;
     for (const metadata::NodeInfo &n : metadata::nodes()) {
-        if (n.is_coordinator) continue;  // the coordinator is asked below, once
+        if (n.is_coordinator || unreachable.count(n.nodeid)) continue;  // the coordinator: below, once
         std::vector<std::vector<std::string>> rows;
         try {
             conn::Connection &c = conn::acquire(n.nodeid, kCheckSlot);
@@ -99,8 +103,13 @@ void check_distributed_deadlock() {
                                     PQgetvalue(res, i, 3)});
                 PQclear(res);
             }
-        } catch (const PgError &) {
-            continue;  // a node we cannot ask: its edges are unknown, the check goes on without them
+        } catch (const PgError &e) {
+            // A node we cannot reach (connection exception, class 08, raised by our own connection
+            // code): its edges are unknown, the check goes on without them and does not ask it again
+            // during this wait. Anything else (a cancel, statement_timeout) is the statement's.
+            if (ERRCODE_TO_CATEGORY(e.code()) != ERRCODE_CONNECTION_EXCEPTION) throw;
+            unreachable.insert(n.nodeid);
+            continue;
         }
         add_edges(g, rows, false, prefix);
     }

@@ -361,6 +361,7 @@ int recover_prepared() {
     const uint64_t system_id = GetSystemIdentifier();
     const std::string prefix = "rollup_" + std::to_string(system_id) + "_";
     int resolved = 0;
+    int unreachable = 0;
     pg::SpiSession spi;
     for (const metadata::NodeInfo &n : metadata::nodes()) {
         // Records to forget if their prepared transaction is gone: read before the node's list, so
@@ -368,24 +369,40 @@ int recover_prepared() {
         // PREPARE); a record committed later may belong to a COMMIT PREPARED still on its way.
         auto recs = spi.query("SELECT gid FROM rollup.prepared_xact WHERE nodeid = $1",
                               {{INT4OID, std::to_string(n.nodeid)}}, false);
-        conn::Connection &c = conn::acquire(n.nodeid, 999);  // a slot never used inside transactions
-        // The prefix travels as a parameter; only gids that parse exactly as ours are touched (any
-        // role of the node can prepare a transaction under a name that starts like ours).
-        const char *values[1] = {prefix.c_str()};
-        PGresult *res = PQexecParams(c.pg,
-                                     "SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database OPERATOR(pg_catalog.=) "
-                                     "pg_catalog.current_database() AND pg_catalog.starts_with(gid, $1)",
-                                     1, nullptr, values, nullptr, nullptr, 0);
-        if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) conn::throw_remote_error(c, res);
         std::vector<std::string> gids;
         std::vector<TransactionId> xids;
-        for (int i = 0; i < PQntuples(res); i++) {
-            uint32_t xid = 0;
-            if (!core::parse_gid(PQgetvalue(res, i, 0), system_id, &xid)) continue;
-            gids.emplace_back(PQgetvalue(res, i, 0));
-            xids.push_back(static_cast<TransactionId>(xid));
+        conn::Connection *cp = nullptr;
+        try {
+            cp = &conn::acquire(n.nodeid, 999);  // a slot never used inside transactions
+            conn::Connection &c = *cp;
+            // The prefix travels as a parameter; only gids that parse exactly as ours are touched
+            // (any role of the node can prepare a transaction under a name that starts like ours).
+            // Asynchronous and interruptible: a node that stops answering cannot hold recovery
+            // (or the scheduler's shutdown) forever.
+            const char *values[1] = {prefix.c_str()};
+            PQsetnonblocking(c.pg, 1);
+            if (!PQsendQueryParams(c.pg,
+                                   "SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database OPERATOR(pg_catalog.=) "
+                                   "pg_catalog.current_database() AND pg_catalog.starts_with(gid, $1)",
+                                   1, nullptr, values, nullptr, nullptr, 0))
+                conn::throw_remote_error(c, nullptr);
+            while (PGresult *res = conn::get_result(c)) {
+                if (PQresultStatus(res) != PGRES_TUPLES_OK) conn::throw_remote_error(c, res);
+                for (int i = 0; i < PQntuples(res); i++) {
+                    uint32_t xid = 0;
+                    if (!core::parse_gid(PQgetvalue(res, i, 0), system_id, &xid)) continue;
+                    gids.emplace_back(PQgetvalue(res, i, 0));
+                    xids.push_back(static_cast<TransactionId>(xid));
+                }
+                PQclear(res);
+            }
+        } catch (const PgError &e) {
+            // A node that cannot be reached now: the others are still resolved; it is next time.
+            if (ERRCODE_TO_CATEGORY(e.code()) != ERRCODE_CONNECTION_EXCEPTION) throw;
+            unreachable++;
+            continue;
         }
-        PQclear(res);
+        conn::Connection &c = *cp;
         std::set<std::string> present(gids.begin(), gids.end());
         for (size_t g = 0; g < gids.size(); g++) {
             const std::string &gid = gids[g];
@@ -411,6 +428,13 @@ int recover_prepared() {
     }
     // Records of nodes that were removed since: no recovery will ever visit them.
     spi.execute("DELETE FROM rollup.prepared_xact WHERE nodeid NOT IN (SELECT nodeid FROM rollup.node)");
+    if (unreachable > 0) {
+        const int n = unreachable;
+        pg::call([&] {
+            ereport(WARNING, (errmsg("rollup: %d node(s) could not be reached for two-phase commit recovery", n),
+                              errhint("They are visited again at the next recovery.")));
+        });
+    }
     return resolved;
 }
 
