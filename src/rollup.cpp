@@ -1,9 +1,12 @@
 // Module entry: PG_MODULE_MAGIC, GUCs, hooks, callbacks, background workers.
+#include "core/rollup_plan.hpp"
+
 #include "commands/commands.hpp"
 #include "connection/connection_pool.hpp"
 #include "executor/remote_exec.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "planner/hooks.hpp"
+#include "rollup/invalidations.hpp"
 #include "planner/time_buckets.hpp"
 #include "scheduler/scheduler.hpp"
 #include "transaction/remote_transaction.hpp"
@@ -34,4 +37,5 @@ extern "C" void _PG_init(void) {
     MarkGUCPrefixReserved("rollup");
     metadata::register_callbacks();
     xact::register_callbacks();
+    engine::register_callbacks();
 }

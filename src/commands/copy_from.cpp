@@ -5,6 +5,8 @@
 // COPY TO from a distributed table becomes COPY (SELECT ...) TO, so the read side answers it.
 #include <string>
 
+#include "core/rollup_plan.hpp"
+
 #include "commands/copy_from.hpp"
 #include "executor/modify_router.hpp"
 #include "metadata/metadata_cache.hpp"

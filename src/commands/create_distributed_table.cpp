@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/rollup_plan.hpp"
+
 #include "core/shard_ranges.hpp"
 
 #include "commands/grant_propagate.hpp"

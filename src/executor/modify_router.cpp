@@ -4,7 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "core/rollup_plan.hpp"
+
 #include "executor/modify_router.hpp"
+#include "rollup/invalidations.hpp"
 #include "executor/remote_exec.hpp"
 #include "transaction/remote_transaction.hpp"
 
@@ -109,6 +112,10 @@ ShardRouter::ShardRouter(const metadata::DistTable &table, TupleDesc desc, bool 
         if (!att->attisdropped && att->attnum == table.dist_attnum) dist_att_ = i;
     }
     if (dist_att_ < 0) throw PgError(sqlstate::internal_error, "distribution column missing from row");
+    for (AttrNumber a : engine::tracked_time_columns(table.relid))
+        for (int i = 0; i < desc->natts; i++)
+            if (!TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->attnum == a) time_atts_.emplace_back(i, a);
+    if (!time_atts_.empty()) spans_.assign(time_atts_.size(), std::vector<core::WriteSpan>(table.shard_count));
     cxt_ = pg::call([] {
         return AllocSetContextCreate(CurrentMemoryContext, "rollup router", ALLOCSET_DEFAULT_SIZES);
     });
@@ -209,6 +216,10 @@ void ShardRouter::add(const Datum *values, const bool *nulls) {
                       "", "Every row of a distributed table needs a value in its distribution column.");
     int idx = metadata::shard_index_for_value(table_, values[dist_att_]);
     rows_added_++;
+    for (size_t k = 0; k < time_atts_.size(); k++) {
+        const int i = time_atts_[k].first;
+        if (!nulls[i]) spans_[k][idx].add(DatumGetTimestampTz(values[i]));
+    }
     if (local_node_ >= 0 && table_.shards[idx].nodeid == local_node_) {
         xact::note_local_write();
         if (!rows_statement) {
@@ -371,6 +382,9 @@ uint64_t ShardRouter::finish() {
         n += rows_stored_;
     }
     n += finish_statements();  // rows kept for statements: remote (statement mode) and local
+    for (size_t k = 0; k < time_atts_.size(); k++)
+        for (int s = 0; s < table_.shard_count; s++)
+            engine::note_write(table_.relid, time_atts_[k].second, s, spans_[k][s]);
     done_ = true;
     return n;
 }

@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "core/rollup_plan.hpp"
+
 #include "executor/local_insert.hpp"
 #include "metadata/metadata_cache.hpp"
 
@@ -97,6 +99,10 @@ private:
     bool row_statements_sent_ = false;
     bool columns_ready_ = false;
     int local_node_ = -1;  // node whose shards are written in this backend (the coordinator), or -1
+    // Time columns bucketed by rollups of this table (0-based in desc) and the spans written per
+    // shard, handed to the rollup engine at finish() (rollup/invalidations.hpp). Empty: no rollup.
+    std::vector<std::pair<int, AttrNumber>> time_atts_;
+    std::vector<std::vector<core::WriteSpan>> spans_;
     std::unique_ptr<LocalShardInserter> local_;
     std::vector<std::pair<int, HeapTuple>> local_pending_;  // local rows that go through statements
 };

@@ -9,9 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "core/rollup_plan.hpp"
+
 #include "connection/connection_pool.hpp"
 #include "executor/modify_router.hpp"
 #include "executor/modify_scan.hpp"
+#include "rollup/invalidations.hpp"
 #include "executor/remote_exec.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "deparser/deparse.hpp"
@@ -346,6 +349,9 @@ void run_pushdown(ModifyState *st) {
     const metadata::DistTable &t = metadata::get(st->relid);
     Query *q = deparse::fold_for_execution(st->query, estate->es_param_list_info);
     std::vector<int> shards = writes::shards_for_query(q, t);
+    // Rollups of this table recompute what the statement may have changed (its rows' times are not
+    // known here).
+    engine::note_unknown(t.relid, shards);
     // Shards on the coordinator run here (local execution), one statement per task; the others
     // one round trip per node.
     std::map<int, exec::Statements> sql_by_node;

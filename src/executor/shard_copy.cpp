@@ -1,6 +1,8 @@
 #include <string>
 #include <vector>
 
+#include "core/rollup_plan.hpp"
+
 #include "executor/remote_exec.hpp"
 #include "executor/shard_copy.hpp"
 #include "transaction/remote_transaction.hpp"

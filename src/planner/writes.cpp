@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "core/rollup_plan.hpp"
+
 #include "commands/copy_from.hpp"
 #include "commands/ddl_propagate.hpp"
 #include "connection/connection_pool.hpp"

@@ -4,11 +4,14 @@
 #include <string>
 #include <vector>
 
+#include "core/rollup_plan.hpp"
+
 #include "core/gid.hpp"
 
 #include "metadata/metadata_cache.hpp"
 #include "pg/as_superuser.hpp"
 #include "pg/spi.hpp"
+#include "rollup/invalidations.hpp"
 #include "transaction/remote_transaction.hpp"
 
 namespace rollup::xact {
@@ -46,6 +49,9 @@ void reset_states() {
 }
 
 void pre_commit() {
+    // Rollup invalidations first: they are rows of this transaction, written before any node
+    // prepares or commits (docs/rollup-engine.md).
+    engine::record_invalidations();
     if (poisoned)
         throw PgError(sqlstate::connection_failure,
                       "cannot commit: a remote part of this transaction was lost", poison_reason,

@@ -1,0 +1,204 @@
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/rollup_plan.hpp"
+
+#include "rollup/invalidations.hpp"
+
+#include "metadata/metadata_cache.hpp"
+#include "pg/as_superuser.hpp"
+#include "pg/spi.hpp"
+
+namespace rollup::engine {
+
+namespace {
+
+// rollup.rollup's columns (src/sql/install/60_rollup.sql).
+enum { RU_ID = 1, RU_SOURCE = 4, RU_TIME_COLUMN = 8, RU_STRIDE = 11, RU_ORIGIN = 12, RU_FRONTIER = 14 };
+
+bool cache_valid = false;
+Oid cached_catalog = InvalidOid;
+std::map<Oid, std::vector<AttrNumber>> tracked;  // source -> time columns
+
+// What this transaction wrote, per (source, time column): the spans per shard.
+std::map<std::pair<Oid, AttrNumber>, core::WriteLog> written;
+
+struct RollupRow {
+    int64_t id;
+    Oid source;
+    std::string time_column;
+    int64_t stride, origin;
+    bool has_frontier;
+    int64_t frontier;
+};
+
+// PostgreSQL-style C (palloc'd; may ereport): the rows of rollup.rollup read with the latest
+// snapshot (a REPEATABLE READ writer must see the frontier a run has just committed).
+struct RawRollups {
+    int n;
+    int64 *id;
+    Oid *source;
+    char **time_column;
+    int64 *stride, *origin, *frontier;
+    bool *has_frontier;
+};
+
+RawRollups scan_rollups_c(Oid catalog, Oid only_source, int64 only_id) {
+    RawRollups out{0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+    Relation rel = table_open(catalog, AccessShareLock);
+    Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
+    int cap = 16;
+    out.id = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    out.source = static_cast<Oid *>(palloc(sizeof(Oid) * cap));
+    out.time_column = static_cast<char **>(palloc(sizeof(char *) * cap));
+    out.stride = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    out.origin = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    out.frontier = static_cast<int64 *>(palloc(sizeof(int64) * cap));
+    out.has_frontier = static_cast<bool *>(palloc(sizeof(bool) * cap));
+    TupleDesc desc = RelationGetDescr(rel);
+    HeapTuple tup;
+    while ((tup = systable_getnext(scan)) != NULL) {
+        bool isnull;
+        int64 id = DatumGetInt64(heap_getattr(tup, RU_ID, desc, &isnull));
+        Oid source = DatumGetObjectId(heap_getattr(tup, RU_SOURCE, desc, &isnull));
+        if (OidIsValid(only_source) && source != only_source) continue;
+        if (only_id != 0 && id != only_id) continue;
+        if (out.n == cap) {
+            cap *= 2;
+            out.id = static_cast<int64 *>(repalloc(out.id, sizeof(int64) * cap));
+            out.source = static_cast<Oid *>(repalloc(out.source, sizeof(Oid) * cap));
+            out.time_column = static_cast<char **>(repalloc(out.time_column, sizeof(char *) * cap));
+            out.stride = static_cast<int64 *>(repalloc(out.stride, sizeof(int64) * cap));
+            out.origin = static_cast<int64 *>(repalloc(out.origin, sizeof(int64) * cap));
+            out.frontier = static_cast<int64 *>(repalloc(out.frontier, sizeof(int64) * cap));
+            out.has_frontier = static_cast<bool *>(repalloc(out.has_frontier, sizeof(bool) * cap));
+        }
+        int i = out.n++;
+        out.id[i] = id;
+        out.source[i] = source;
+        out.time_column[i] = pstrdup(NameStr(*DatumGetName(heap_getattr(tup, RU_TIME_COLUMN, desc, &isnull))));
+        out.stride[i] = DatumGetInt64(heap_getattr(tup, RU_STRIDE, desc, &isnull));
+        out.origin[i] = DatumGetInt64(heap_getattr(tup, RU_ORIGIN, desc, &isnull));
+        Datum f = heap_getattr(tup, RU_FRONTIER, desc, &isnull);
+        out.has_frontier[i] = !isnull;
+        out.frontier[i] = isnull ? 0 : DatumGetTimestampTz(f);
+    }
+    systable_endscan(scan);
+    UnregisterSnapshot(snap);
+    table_close(rel, AccessShareLock);
+    return out;
+}
+
+std::vector<RollupRow> scan_rollups(Oid only_source, int64_t only_id) {
+    const Oid catalog = metadata::metadata_table_oid("rollup");
+    RawRollups raw = pg::call([&] { return scan_rollups_c(catalog, only_source, only_id); });
+    std::vector<RollupRow> out;
+    for (int i = 0; i < raw.n; i++)
+        out.push_back({raw.id[i], raw.source[i], raw.time_column[i], raw.stride[i], raw.origin[i], raw.has_frontier[i],
+                       raw.frontier[i]});
+    return out;
+}
+
+void relcache_callback(Datum, Oid relid) {
+    if (relid == InvalidOid || relid == cached_catalog) cache_valid = false;
+}
+
+void xact_callback(XactEvent event, void *) {
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
+        event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+        written.clear();
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) cache_valid = false;
+}
+
+}  // namespace
+
+std::vector<AttrNumber> tracked_time_columns(Oid source) {
+    if (!metadata::extension_ready()) return {};
+    if (!cache_valid) {
+        Oid catalog = pg::call([] {
+            Oid nsp = get_namespace_oid("rollup", true);
+            return OidIsValid(nsp) ? get_relname_relid("rollup", nsp) : InvalidOid;
+        });
+        tracked.clear();
+        cached_catalog = catalog;
+        if (OidIsValid(catalog)) {
+            for (const RollupRow &r : scan_rollups(InvalidOid, 0)) {
+                AttrNumber a = pg::call([&] { return get_attnum(r.source, r.time_column.c_str()); });
+                if (a != InvalidAttrNumber) tracked[r.source].push_back(a);
+            }
+        }
+        cache_valid = true;
+    }
+    auto it = tracked.find(source);
+    return it == tracked.end() ? std::vector<AttrNumber>{} : it->second;
+}
+
+void note_write(Oid source, AttrNumber attno, int shard_index, const core::WriteSpan &span) {
+    if (span.empty()) return;
+    written[{source, attno}].add(shard_index, span);
+}
+
+void note_unknown(Oid source, const std::vector<int> &shard_indexes) {
+    core::WriteSpan unknown;
+    unknown.set_unknown();
+    for (AttrNumber a : tracked_time_columns(source))
+        for (int i : shard_indexes) written[{source, a}].add(i, unknown);
+}
+
+void record_invalidations() {
+    if (written.empty()) return;
+    const Oid catalog = metadata::metadata_table_oid("rollup");
+    // Take what was noted: a failure below aborts the transaction, which clears it anyway.
+    auto logs = std::move(written);
+    written.clear();
+    pg::call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
+    struct Pop {
+        ~Pop() { PopActiveSnapshot(); }
+    } pop;
+    pg::SpiSession spi;
+    for (auto &kv : logs) {
+        const Oid source = kv.first.first;
+        const AttrNumber attno = kv.first.second;
+        const std::string column = pg::call([&] {
+            char *n = get_attname(source, attno, true);
+            return std::string(n ? n : "");
+        });
+        for (const RollupRow &candidate : scan_rollups(source, 0)) {
+            if (candidate.time_column != column) continue;
+            // The frontier lock, then the frontier a run may just have moved.
+            const int64_t id = candidate.id;
+            pg::call([&] { LockDatabaseObject(catalog, static_cast<Oid>(id), 0, ShareLock); });
+            std::vector<RollupRow> now = scan_rollups(InvalidOid, id);
+            if (now.empty()) continue;  // dropped meanwhile
+            const RollupRow &r = now[0];
+            if (!r.has_frontier) continue;  // the first run reads everything
+            const core::Bucketing b(r.stride, r.origin);
+            std::map<int, core::RangeList> inv = core::invalidations_for(b, r.frontier, kv.second);
+            pg::AsSuperuser catalog_writer;
+            for (auto &shard : inv)
+                for (const core::TimeRange &range : shard.second)
+                    spi.execute("INSERT INTO rollup.rollup_invalidation VALUES ($1, $2, "
+                                "'2000-01-01 00:00:00+00'::timestamptz + $3 * interval '1 microsecond', "
+                                "'2000-01-01 00:00:00+00'::timestamptz + $4 * interval '1 microsecond')",
+                                {pg::int_param(r.id), {INT4OID, std::to_string(shard.first)}, pg::int_param(range.lo),
+                                 pg::int_param(range.hi)},
+                                false);
+        }
+    }
+}
+
+void rollups_changed() {
+    Oid catalog = metadata::metadata_table_oid("rollup");
+    pg::call([&] { CacheInvalidateRelcacheByRelid(catalog); });
+    cache_valid = false;
+}
+
+void register_callbacks() {
+    CacheRegisterRelcacheCallback(relcache_callback, 0);
+    RegisterXactCallback(xact_callback, nullptr);
+}
+
+}  // namespace rollup::engine

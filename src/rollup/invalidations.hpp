@@ -1,0 +1,32 @@
+// What writers tell native rollups (docs/rollup-engine.md, "Writes record invalidations").
+//
+// The coordinator routes every write of a distributed table, so it knows each row's shard and time
+// value: routed INSERT/COPY rows note their timestamps, pushed-down UPDATE/DELETE/INSERT ... SELECT
+// note an unknown span on the shards they touch. At pre-commit the transaction takes each affected
+// rollup's frontier lock in ShareLock (a run holds it exclusively while it moves the frontier, so the
+// writer reads the frontier the run left), and records the touched bucket ranges below the frontier
+// in rollup.rollup_invalidation, in its own transaction: the record commits exactly when the rows do.
+// Tables without rollups cost one cached lookup per statement.
+#pragma once
+#include <vector>
+
+#include "core/rollup_plan.hpp"
+
+#include "pg/guard.hpp"
+
+namespace rollup::engine {
+
+// The time columns (attribute numbers) that rollups of `source` bucket; empty when it has none.
+// Cached per backend, refreshed when rollup.rollup changes.
+std::vector<AttrNumber> tracked_time_columns(Oid source);
+// This transaction wrote rows with these time values (column `attno`) to a shard of `source`.
+void note_write(Oid source, AttrNumber attno, int shard_index, const core::WriteSpan &span);
+// This transaction wrote rows of unknown time values to these shards of `source` (all columns).
+void note_unknown(Oid source, const std::vector<int> &shard_indexes);
+// Pre-commit: takes the frontier locks and records the invalidations. No-op when nothing was noted.
+void record_invalidations();
+// rollup.rollup changed (create / drop): every backend reloads its cache.
+void rollups_changed();
+void register_callbacks();
+
+}  // namespace rollup::engine

@@ -1,0 +1,537 @@
+// Native incremental rollups: create_rollup, run_rollup, drop_rollup and the generated name()
+// (docs/rollup-engine.md; the arithmetic is core/rollup_plan.hpp).
+//
+// Design note. A run takes the rollup's frontier lock exclusively after waiting for the source's
+// writers in flight, plans with core::plan_step (complete buckets since the frontier, the bucket in
+// progress held back, plus recorded invalidations), and per co-located shard pair, in parallel,
+// deletes the target's cells that still have raw rows in the planned ranges and inserts the rollup
+// query over those ranges; the frontier moves and the consumed invalidations go in the same
+// distributed transaction, so a run is idempotent and a failed one leaves nothing behind.
+// Every statement is printed from a tree (the user's query analyzed, the range condition added as
+// operator nodes, deparsed under the node settings) and instantiated per shard by the deparser.
+// Must never: run user text in a privileged block, or materialize the bucket in progress.
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rollup_plan.hpp"
+
+#include "connection/connection_pool.hpp"
+#include "deparser/deparse.hpp"
+#include "executor/remote_exec.hpp"
+#include "metadata/metadata_cache.hpp"
+#include "pg/as_superuser.hpp"
+#include "pg/pinned_settings.hpp"
+#include "pg/spi.hpp"
+#include "planner/select_internal.hpp"
+#include "rollup/invalidations.hpp"
+#include "transaction/remote_transaction.hpp"
+
+namespace rollup::engine {
+
+namespace {
+
+constexpr int64_t kUnixTo2000Us = 946684800LL * 1000000;  // 2000-01-01 - 1970-01-01, microseconds
+
+struct Rollup {
+    int64_t id = 0;
+    std::string name;
+    Oid owner = InvalidOid;
+    Oid source = InvalidOid;
+    Oid target = InvalidOid;
+    std::string query;
+    std::string source_key, time_column, target_key, target_bucket;
+    int64_t stride = 0, origin = 0;
+    std::optional<int64_t> frontier;
+};
+
+// The analyzed rollup query and what it is made of.
+struct Shape {
+    Query *query = nullptr;
+    Oid source = InvalidOid;
+    AttrNumber time_attno = 0;
+    std::string source_key, time_column, target_key, target_bucket;
+    Node *bucket_expr = nullptr;
+    int64_t stride = 0, origin = 0;
+    std::vector<std::pair<std::string, Oid>> outputs;  // name, type
+};
+
+[[noreturn]] void fail(int code, const std::string &msg, const std::string &detail = {}, const std::string &hint = {}) {
+    throw PgError(code, msg, detail, hint);
+}
+
+std::string rel_name(Oid relid) {
+    return pg::call([&] { return std::string(get_rel_name(relid) ? get_rel_name(relid) : "?"); });
+}
+
+std::string qualified(Oid relid) {
+    return pg::call([&] {
+        return std::string(quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)));
+    });
+}
+
+std::string quote(const std::string &s) { return pg::call([&] { return std::string(quote_identifier(s.c_str())); }); }
+
+Query *analyze(const std::string &sql) {
+    const char *text = sql.c_str();
+    return pg::call([&]() -> Query * {
+        List *raw = pg_parse_query(text);
+        if (list_length(raw) != 1)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the rollup query must be one SELECT")));
+        List *qs = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt, raw), text, NULL, 0, NULL);
+        if (list_length(qs) != 1) ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the rollup query must be one SELECT")));
+        return linitial_node(Query, qs);
+    });
+}
+
+// Whether e is a Var of the single source relation (range-table index 1); its attno.
+AttrNumber source_column(Node *e) {
+    while (e && IsA(e, RelabelType)) e = reinterpret_cast<Node *>(reinterpret_cast<RelabelType *>(e)->arg);
+    if (!e || !IsA(e, Var)) return 0;
+    Var *v = reinterpret_cast<Var *>(e);
+    return v->varno == 1 && v->varlevelsup == 0 ? v->varattno : 0;
+}
+
+// date_trunc('second' | 'minute', ts) or date_bin(<interval>, ts, <timestamptz>) of a timestamptz
+// column: its bucketing, or false.
+bool bucketing_of(Node *e, AttrNumber *attno, int64_t *stride, int64_t *origin) {
+    if (!e || !IsA(e, FuncExpr)) return false;
+    FuncExpr *f = reinterpret_cast<FuncExpr *>(e);
+    if (f->funcid == F_DATE_TRUNC_TEXT_TIMESTAMPTZ && list_length(f->args) == 2) {
+        Node *unit = static_cast<Node *>(linitial(f->args));
+        AttrNumber a = source_column(static_cast<Node *>(lsecond(f->args)));
+        if (!a || !IsA(unit, Const) || reinterpret_cast<Const *>(unit)->constisnull) return false;
+        std::string u = pg::call([&] { return std::string(TextDatumGetCString(reinterpret_cast<Const *>(unit)->constvalue)); });
+        if (u == "second") *stride = 1000000;
+        else if (u == "minute") *stride = 60 * 1000000LL;
+        else
+            fail(sqlstate::feature_not_supported, "date_trunc('" + u + "', ...) is not supported as the bucket of a rollup yet",
+                 "Its buckets depend on the session's time zone.",
+                 "Use date_bin('1 " + u + "', column, '2000-01-01 00:00:00+00') for buckets of a fixed width.");
+        *attno = a;
+        *origin = 0;
+        return true;
+    }
+    if (f->funcid == F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ && list_length(f->args) == 3) {
+        Node *iv = static_cast<Node *>(linitial(f->args));
+        AttrNumber a = source_column(static_cast<Node *>(lsecond(f->args)));
+        Node *org = static_cast<Node *>(lthird(f->args));
+        if (!a || !IsA(iv, Const) || !IsA(org, Const) || reinterpret_cast<Const *>(iv)->constisnull ||
+            reinterpret_cast<Const *>(org)->constisnull)
+            return false;
+        Interval *i = DatumGetIntervalP(reinterpret_cast<Const *>(iv)->constvalue);
+        if (i->month != 0) fail(sqlstate::invalid_parameter_value, "the bucket width of a rollup cannot have months");
+        *stride = i->time + int64_t(i->day) * USECS_PER_DAY;
+        if (*stride <= 0) fail(sqlstate::invalid_parameter_value, "the bucket width of a rollup must be positive");
+        *origin = DatumGetTimestampTz(reinterpret_cast<Const *>(org)->constvalue);
+        *attno = a;
+        return true;
+    }
+    return false;
+}
+
+Shape analyze_shape(const std::string &sql) {
+    Shape s;
+    s.query = analyze(sql);
+    Query *q = s.query;
+    if (q->commandType != CMD_SELECT || q->utilityStmt)
+        fail(sqlstate::invalid_parameter_value, "the rollup query must be a SELECT");
+    int relations = 0;
+    ListCell *lc;
+    foreach (lc, q->rtable) {
+        RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(lc));
+        if (rte->rtekind == RTE_RELATION) relations++;
+        else
+            fail(sqlstate::feature_not_supported, "the rollup query must read one distributed table (no joins or subqueries)");
+    }
+    RangeTblEntry *src = list_length(q->rtable) >= 1 ? rt_fetch(1, q->rtable) : nullptr;
+    if (relations != 1 || !src || src->rtekind != RTE_RELATION)
+        fail(sqlstate::feature_not_supported, "the rollup query must read one distributed table (no joins or subqueries)");
+    const metadata::DistTable *t = metadata::lookup(src->relid);
+    if (!t)
+        fail(sqlstate::invalid_parameter_value, "the source of a rollup must be a distributed table",
+             "\"" + rel_name(src->relid) + "\" is not distributed.", "Run create_distributed_table on it first.");
+    s.source = src->relid;
+    if (q->groupingSets || q->hasWindowFuncs || q->hasTargetSRFs || q->limitCount || q->limitOffset ||
+        q->sortClause || q->distinctClause || q->cteList || q->hasSubLinks || q->setOperations)
+        fail(sqlstate::feature_not_supported,
+             "the rollup query must be SELECT ... FROM <table> [WHERE ...] GROUP BY ... [HAVING ...]",
+             "No grouping sets, window functions, ORDER BY, LIMIT, DISTINCT, WITH, subqueries or set operations.");
+    if (q->groupClause == NIL)
+        fail(sqlstate::invalid_parameter_value, "the rollup query must have a GROUP BY",
+             "It groups by the distribution column and one time bucket.");
+    int buckets = 0;
+    bool has_key = false;
+    foreach (lc, q->targetList) {
+        TargetEntry *tle = lfirst_node(TargetEntry, lc);
+        if (tle->resjunk) continue;
+        if (!tle->resname) fail(sqlstate::invalid_parameter_value, "every output column of the rollup query needs a name");
+        s.outputs.emplace_back(tle->resname, exprType(reinterpret_cast<Node *>(tle->expr)));
+        if (tle->ressortgroupref == 0) continue;  // not a GROUP BY item
+        Node *e = reinterpret_cast<Node *>(tle->expr);
+        if (source_column(e) == t->dist_attnum && !has_key) {
+            has_key = true;
+            s.source_key = t->dist_column;
+            s.target_key = tle->resname;
+            continue;
+        }
+        AttrNumber a = 0;
+        int64_t stride = 0, origin = 0;
+        if (bucketing_of(e, &a, &stride, &origin)) {
+            buckets++;
+            s.time_attno = a;
+            s.stride = stride;
+            s.origin = origin;
+            s.target_bucket = tle->resname;
+            s.bucket_expr = e;
+        }
+    }
+    if (!has_key)
+        fail(sqlstate::invalid_parameter_value,
+             "the rollup query must output and GROUP BY the distribution column \"" + t->dist_column + "\"");
+    if (buckets != 1)
+        fail(sqlstate::invalid_parameter_value,
+             "the rollup query must output and GROUP BY exactly one time bucket, not " + std::to_string(buckets),
+             "", "date_trunc('minute', column) or date_bin(width, column, origin) of a timestamptz column.");
+    Oid ttype = pg::call([&] { return get_atttype(s.source, s.time_attno); });
+    if (ttype != TIMESTAMPTZOID)
+        fail(sqlstate::datatype_mismatch, "the bucketed column of a rollup must be timestamptz");
+    s.time_column = pg::call([&] { return std::string(get_attname(s.source, s.time_attno, false)); });
+    // Everything is computed on the shards.
+    List *exprs = NIL;
+    foreach (lc, q->targetList) exprs = pg::call([&] { return lappend(exprs, lfirst_node(TargetEntry, lc)->expr); });
+    if (!select::is_shippable_anywhere(reinterpret_cast<Node *>(exprs), true) ||
+        !select::is_shippable_anywhere(q->havingQual, true) ||
+        !select::is_shippable_anywhere(q->jointree ? q->jointree->quals : nullptr, false))
+        fail(sqlstate::feature_not_supported, "the rollup query must be computable on the shards",
+             "It may use built-in, non-volatile functions, operators and aggregates only.");
+    return s;
+}
+
+void ensure_owner(Oid relid) {
+    const Oid me = GetUserId();
+    if (!pg::call([&] { return pg_class_ownercheck(relid, me); }))
+        fail(sqlstate::insufficient_privilege, "must be owner of table " + rel_name(relid),
+             "Only the owner of a rollup's source and target (or a superuser) may create, run or drop it.");
+}
+
+std::optional<int64_t> opt_int(const pg::Text &t) {
+    if (!t) return std::nullopt;
+    return std::stoll(*t);
+}
+
+const char *kSelectRollup =
+    "SELECT rollup_id, name, owner, source::oid, target::oid, query, source_key, time_column, target_key, "
+    "target_bucket, stride_us, origin_us, "
+    "CASE WHEN frontier IS NULL THEN NULL "
+    "ELSE ((extract(epoch FROM frontier) * 1000000)::bigint - 946684800000000) END "
+    "FROM rollup.rollup ";
+
+Rollup rollup_from(const pg::Row &r) {
+    Rollup x;
+    x.id = std::stoll(*r[0]);
+    x.name = *r[1];
+    x.owner = static_cast<Oid>(std::stoul(*r[2]));
+    x.source = static_cast<Oid>(std::stoul(*r[3]));
+    x.target = static_cast<Oid>(std::stoul(*r[4]));
+    x.query = *r[5];
+    x.source_key = *r[6];
+    x.time_column = *r[7];
+    x.target_key = *r[8];
+    x.target_bucket = *r[9];
+    x.stride = std::stoll(*r[10]);
+    x.origin = std::stoll(*r[11]);
+    x.frontier = opt_int(r[12]);
+    return x;
+}
+
+Rollup load(const std::string &where, const std::vector<pg::Param> &params, const std::string &what) {
+    pg::SpiSession spi;
+    std::vector<pg::Row> rows;
+    {
+        pg::AsSuperuser catalog_reader;
+        rows = spi.query(std::string(kSelectRollup) + where, params, false);
+    }
+    if (rows.empty()) fail(sqlstate::undefined_object, "rollup " + what + " does not exist", "", "See SELECT name FROM rollup.rollups.");
+    return rollup_from(rows[0]);
+}
+
+Oid rollup_catalog_oid() { return metadata::metadata_table_oid("rollup"); }
+
+std::string timestamptz_literal(int64_t us) {
+    conn::CanonicalOutputStyle style;
+    return pg::call([&] {
+        char *s = DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(us)));
+        return std::string(quote_literal_cstr(s)) + "::pg_catalog.timestamptz";
+    });
+}
+
+// `(col >= lo AND col < hi) OR ...` for a list of bucket ranges (quoted column), or "false".
+std::string range_condition(const core::Bucketing &b, const core::RangeList &ranges, const std::string &col) {
+    std::string out;
+    for (const core::TimeRange &r : ranges) {
+        core::Bound bound = core::where_bounds(b, r);
+        if (!bound.ok) continue;
+        std::string c;
+        if (bound.has_lower) c = col + " OPERATOR(pg_catalog.>=) " + timestamptz_literal(bound.lower);
+        if (bound.has_upper)
+            c += (c.empty() ? "" : " AND ") + col + " OPERATOR(pg_catalog.<) " + timestamptz_literal(bound.upper);
+        if (c.empty()) c = "true";
+        out += (out.empty() ? "(" : " OR (") + c + ")";
+    }
+    return out.empty() ? "false" : out;
+}
+
+// The rollup query limited to `cond` on the source (added to its WHERE in the tree), printed.
+std::string query_text_with(const Rollup &r, const std::string &cond) {
+    // The condition is analyzed in the query's own scope by analyzing "SELECT ... WHERE (cond)"
+    // around the original text would change the user's text; instead the condition is parsed as a
+    // one-table query and its WHERE tree grafted on (range-table index 1 is the source in both).
+    Shape s = analyze_shape(r.query);
+    Query *probe = analyze("SELECT 1 FROM " + qualified(r.source) + " WHERE " + cond);
+    Node *extra = probe->jointree->quals;
+    Query *q = s.query;
+    pg::call([&] { q->jointree->quals = reinterpret_cast<Node *>(make_and_qual(q->jointree->quals, extra)); });
+    pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+    return pg::call([&] { return std::string(pg_get_querydef(q, false)); });
+}
+
+int64_t first_timestamp(const Rollup &r) {
+    pg::SpiSession spi;
+    auto rows = spi.query("SELECT (extract(epoch FROM min(" + quote(r.time_column) + ")) * 1000000)::bigint - " +
+                              std::to_string(kUnixTo2000Us) + " FROM " + qualified(r.source) + " WHERE " +
+                              quote(r.time_column) + " OPERATOR(pg_catalog.>) '-infinity'::pg_catalog.timestamptz",
+                          {}, true);
+    return rows.empty() || !rows[0][0] ? INT64_MIN : std::stoll(*rows[0][0]);
+}
+
+int64_t run(const Rollup &r) {
+    if (!pg::call([&] { return has_privs_of_role(GetUserId(), r.owner); }))
+        fail(sqlstate::insufficient_privilege, "permission denied for rollup " + r.name);
+    ensure_owner(r.source);
+    ensure_owner(r.target);
+    // Writers in flight on the source first (they hold its lock until they commit), then the frontier
+    // lock: a writer waiting for the frontier lock at pre-commit still holds the source's lock.
+    pg::call([&] {
+        LOCKTAG tag;
+        SET_LOCKTAG_RELATION(tag, MyDatabaseId, r.source);
+        WaitForLockers(tag, ShareLock, false);
+    });
+    const Oid catalog = rollup_catalog_oid();
+    const int64_t id = r.id;
+    pg::call([&] { LockDatabaseObject(catalog, static_cast<Oid>(id), 0, ExclusiveLock); });
+    Rollup cur = load("WHERE rollup_id = $1", {pg::int_param(r.id)}, r.name);
+    const core::Bucketing bucketing(cur.stride, cur.origin);
+    const metadata::DistTable &src = metadata::get(cur.source);
+
+    core::RunRequest req;
+    req.shard_count = src.shard_count;
+    req.frontier = cur.frontier;
+    req.now = GetCurrentTimestamp();
+    {
+        pg::SpiSession spi;
+        std::vector<pg::Row> inv;
+        {
+            pg::AsSuperuser catalog_reader;
+            inv = spi.query("SELECT shard_index, (extract(epoch FROM lo) * 1000000)::bigint - 946684800000000, "
+                            "(extract(epoch FROM hi) * 1000000)::bigint - 946684800000000 "
+                            "FROM rollup.rollup_invalidation WHERE rollup_id = $1",
+                            {pg::int_param(cur.id)}, false);
+        }
+        for (auto &row : inv)
+            req.invalidations.push_back({std::stoi(*row[0]), {std::stoll(*row[1]), std::stoll(*row[2])}});
+    }
+    if (!cur.frontier) {
+        const int64_t first = first_timestamp(cur);
+        if (first == INT64_MIN) return 0;  // no row yet: the first run with rows starts there
+        req.first_start = first;
+    }
+    const core::RunStep step = core::plan_step(bucketing, req);
+
+    // Per shard pair: delete the cells that still have raw rows in the ranges, insert the query's
+    // rows for the ranges; both statements in one round trip, all shards in parallel.
+    const std::string tq = qualified(cur.target), sq = qualified(cur.source);
+    std::vector<exec::Task> deletes, tasks;
+    uint64_t buckets = 0;
+    for (int i = 0; i < src.shard_count; i++) {
+        const core::RangeList &ranges = step.recompute[i];
+        if (ranges.empty()) continue;
+        buckets += core::count_buckets(bucketing, ranges);
+        const std::string src_cond = range_condition(bucketing, ranges, quote(cur.time_column));
+        const std::string tgt_cond = range_condition(bucketing, ranges, quote(cur.target_bucket));
+        Shape shape = analyze_shape(cur.query);
+        List *dpcontext = pg::call([&] { return deparse_context_for(get_rel_name(cur.source), cur.source); });
+        const std::string bucket_sql = deparse::expression_for_node(shape.bucket_expr, dpcontext);
+        const std::string del = "DELETE FROM " + tq + " WHERE (" + tgt_cond + ") AND (" + quote(cur.target_key) + ", " +
+                                quote(cur.target_bucket) + ") IN (SELECT " + quote(cur.source_key) + ", " + bucket_sql +
+                                " FROM " + sq + " WHERE " + src_cond + ")";
+        // The columns in the target's own order, selected by name from the query: the rewriter puts
+        // an INSERT's target list in column order and the deparser prints the SELECT as it is, so
+        // both must already agree.
+        std::vector<std::pair<AttrNumber, std::string>> by_attno;
+        for (auto &o : shape.outputs) {
+            AttrNumber a = pg::call([&] { return get_attnum(cur.target, o.first.c_str()); });
+            by_attno.emplace_back(a, quote(o.first));
+        }
+        std::sort(by_attno.begin(), by_attno.end());
+        std::string cols;
+        for (auto &c : by_attno) cols += (cols.empty() ? "" : ", ") + c.second;
+        const std::string ins = "INSERT INTO " + tq + " (" + cols + ") SELECT " + cols + " FROM (" +
+                                query_text_with(cur, src_cond) + ") rollup_query";
+        exec::Task d;
+        d.nodeid = src.shards[i].nodeid;
+        d.sql = deparse::query_for_shard(analyze(del), i);
+        d.write = true;
+        d.local = exec::local_write_ok(d.nodeid);
+        exec::Task in = d;
+        in.sql = deparse::query_for_shard(analyze(ins), i);
+        deletes.push_back(std::move(d));
+        tasks.push_back(std::move(in));
+    }
+    // All shards' deletes, then all shards' inserts (each round in parallel over the nodes, in the
+    // run's distributed transaction): the inserts' counts are the rows written.
+    xact::ForceRemoteTransactions force;
+    exec::execute(deletes);
+    exec::execute(tasks);
+    int64_t rows = 0;
+    for (const exec::Task &t : tasks) rows += t.rows_affected;
+
+    // Progress, in the same transaction.
+    pg::SpiSession spi;
+    pg::AsSuperuser catalog_writer;
+    spi.execute("DELETE FROM rollup.rollup_invalidation WHERE rollup_id = $1", {pg::int_param(cur.id)}, false);
+    for (int i = 0; i < static_cast<int>(step.remaining.size()); i++)
+        for (const core::TimeRange &rg : step.remaining[i])
+            spi.execute("INSERT INTO rollup.rollup_invalidation VALUES ($1, $2, "
+                        "'2000-01-01 00:00:00+00'::timestamptz + $3 * interval '1 microsecond', "
+                        "'2000-01-01 00:00:00+00'::timestamptz + $4 * interval '1 microsecond')",
+                        {pg::int_param(cur.id), {INT4OID, std::to_string(i)}, pg::int_param(rg.lo), pg::int_param(rg.hi)},
+                        false);
+    spi.execute("UPDATE rollup.rollup SET frontier = '2000-01-01 00:00:00+00'::timestamptz + $2 * interval '1 microsecond', "
+                "last_run_start = now(), last_run_end = clock_timestamp(), last_rows = $3, last_buckets = $4, "
+                "total_rows = total_rows + $3, last_error = NULL WHERE rollup_id = $1",
+                {pg::int_param(cur.id), pg::int_param(step.to_frontier), pg::int_param(rows),
+                 pg::int_param(static_cast<int64_t>(buckets))},
+                false);
+    return rows;
+}
+
+}  // namespace
+
+}  // namespace rollup::engine
+
+using namespace rollup;
+using rollup::engine::fail;
+
+ROLLUP_FUNCTION(rollup_create_rollup) {
+    const std::string name = pg::call([&] { return std::string(text_to_cstring(PG_GETARG_TEXT_PP(0))); });
+    const Oid target = PG_GETARG_OID(1);
+    const std::string query = pg::call([&] { return std::string(text_to_cstring(PG_GETARG_TEXT_PP(2))); });
+    if (name.empty() || name.size() >= NAMEDATALEN)
+        fail(sqlstate::invalid_parameter_value, "a rollup name must have 1 to " + std::to_string(NAMEDATALEN - 1) + " bytes");
+    engine::Shape s = engine::analyze_shape(query);
+    engine::ensure_owner(s.source);
+    engine::ensure_owner(target);
+    // The target: distributed, co-located, its distribution column fed by the source's; columns that
+    // match the query's outputs by name and type.
+    const metadata::DistTable *tt = metadata::lookup(target);
+    const metadata::DistTable &st = metadata::get(s.source);
+    if (!tt)
+        fail(sqlstate::feature_not_supported, "the target of a rollup must be a distributed table (a local target is not supported yet)",
+             "", "Distribute it with create_distributed_table(target, '" + s.target_key + "').");
+    if (tt->colocationid != st.colocationid)
+        fail(sqlstate::invalid_parameter_value, "the target of a rollup must be co-located with its source",
+             "", "create_distributed_table(target, column, colocate_with => 'source').");
+    if (tt->dist_column != s.target_key)
+        fail(sqlstate::invalid_parameter_value,
+             "the target's distribution column \"" + tt->dist_column + "\" must be fed by the source's \"" + s.source_key + "\"");
+    for (auto &o : s.outputs) {
+        AttrNumber a = pg::call([&] { return get_attnum(target, o.first.c_str()); });
+        if (a == InvalidAttrNumber)
+            fail(sqlstate::undefined_column, "target \"" + engine::rel_name(target) + "\" has no column \"" + o.first + "\"");
+        Oid ty = pg::call([&] { return get_atttype(target, a); });
+        // As INSERT would store it: the same type or one it converts to by an assignment cast
+        // (count(*) is bigint, the tutorial's target columns are int).
+        Oid from = o.second;
+        const bool assignable =
+            ty == from || pg::call([&] { return can_coerce_type(1, &from, &ty, COERCION_ASSIGNMENT); });
+        if (!assignable) {
+            std::string want = pg::call([&] { return std::string(format_type_be(o.second)); });
+            std::string have = pg::call([&] { return std::string(format_type_be(ty)); });
+            fail(sqlstate::datatype_mismatch,
+                 "column \"" + o.first + "\" of target \"" + engine::rel_name(target) + "\" has type " + have +
+                     ", but the rollup query computes " + want);
+        }
+    }
+    // name(): in the schema where CREATE FUNCTION would put it; an existing one is never replaced.
+    Oid nsp = pg::call([&] {
+        char *n = pstrdup(name.c_str());
+        List *names = list_make1(makeString(n));
+        char *fname;
+        return QualifiedNameGetCreationNamespace(names, &fname);
+    });
+    Oid existing = pg::call([&] {
+        List *names = list_make2(makeString(get_namespace_name(nsp)), makeString(pstrdup(name.c_str())));
+        return LookupFuncName(names, 0, NULL, true);
+    });
+    if (OidIsValid(existing))
+        fail(make_sqlstate("42723"), "function " + name + "() already exists",
+             "rollup.create_rollup creates " + name + "() to run the rollup and never replaces a function.",
+             "Drop it first (e.g. the tutorial's PL/pgSQL rollup_http_request()), or choose another name.");
+    const std::string nsp_name = pg::call([&] { return std::string(get_namespace_name(nsp)); });
+    pg::SpiSession spi;
+    spi.execute("CREATE FUNCTION " + engine::quote(nsp_name) + "." + engine::quote(name) +
+                    "() RETURNS bigint LANGUAGE C VOLATILE AS '$libdir/rollup', 'rollup_run_generated'",
+                {}, false);
+    pg::call([] { CommandCounterIncrement(); });
+    Oid fn = pg::call([&] {
+        List *names = list_make2(makeString(pstrdup(nsp_name.c_str())), makeString(pstrdup(name.c_str())));
+        return LookupFuncName(names, 0, NULL, false);
+    });
+    pg::AsSuperuser catalog_writer;
+    spi.execute("INSERT INTO rollup.rollup (name, owner, source, target, query, source_key, time_column, target_key, "
+                "target_bucket, stride_us, origin_us, fn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                {pg::text_param(name), pg::oid_param(GetUserId()), pg::oid_param(s.source), pg::oid_param(target),
+                 pg::text_param(query), pg::text_param(s.source_key), pg::text_param(s.time_column),
+                 pg::text_param(s.target_key), pg::text_param(s.target_bucket), pg::int_param(s.stride),
+                 pg::int_param(s.origin), pg::oid_param(fn)},
+                false);
+    engine::rollups_changed();
+    PG_RETURN_VOID();
+}
+
+ROLLUP_FUNCTION(rollup_run_rollup) {
+    const std::string name = pg::call([&] { return std::string(text_to_cstring(PG_GETARG_TEXT_PP(0))); });
+    engine::Rollup r = engine::load("WHERE name = $1", {pg::text_param(name)}, "\"" + name + "\"");
+    PG_RETURN_INT64(engine::run(r));
+}
+
+ROLLUP_FUNCTION(rollup_run_generated) {
+    const Oid fn = fcinfo->flinfo->fn_oid;
+    engine::Rollup r = engine::load("WHERE fn = $1", {pg::oid_param(fn)}, "of function " + std::to_string(fn));
+    PG_RETURN_INT64(engine::run(r));
+}
+
+ROLLUP_FUNCTION(rollup_drop_rollup) {
+    const std::string name = pg::call([&] { return std::string(text_to_cstring(PG_GETARG_TEXT_PP(0))); });
+    engine::Rollup r = engine::load("WHERE name = $1", {pg::text_param(name)}, "\"" + name + "\"");
+    if (!pg::call([&] { return has_privs_of_role(GetUserId(), r.owner); }))
+        fail(sqlstate::insufficient_privilege, "permission denied for rollup " + r.name);
+    pg::SpiSession spi;
+    std::vector<pg::Row> fn;
+    {
+        pg::AsSuperuser catalog_writer;
+        fn = spi.query("DELETE FROM rollup.rollup WHERE rollup_id = $1 RETURNING fn::oid", {pg::int_param(r.id)}, false);
+    }
+    if (!fn.empty() && fn[0][0]) {
+        const Oid f = static_cast<Oid>(std::stoul(*fn[0][0]));
+        const std::string sig = pg::call([&] {
+            return std::string(SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(f)) ? format_procedure_qualified(f) : "");
+        });
+        if (!sig.empty()) spi.execute("DROP FUNCTION " + sig, {}, false);
+    }
+    engine::rollups_changed();
+    PG_RETURN_VOID();
+}
