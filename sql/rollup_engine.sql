@@ -116,6 +116,25 @@ SELECT rollup.run_rollup('rollup_http_request') >= 0 AS ran;
 SELECT count(*) AS current_minute_rows FROM http_request_1min WHERE ingest_time >= date_trunc('minute', now());
 SELECT frontier <= date_trunc('minute', now()) AS held_back FROM rollup.rollups;
 
+-- Retention never expires raw rows a rollup has not consumed: before the first run nothing expires;
+-- afterwards the cutoff stops at the frontier, and the rolled-up rows stay.
+CREATE TABLE raw2 (site_id int, at timestamptz, v int);
+CREATE TABLE agg2 (site_id int, at timestamptz, n bigint);
+SELECT create_distributed_table('raw2', 'site_id', 4);
+SELECT create_distributed_table('agg2', 'site_id', 4);
+INSERT INTO raw2 SELECT g % 3, now() - interval '3 days' + g * interval '1 minute', g FROM generate_series(1, 100) g;
+SELECT rollup.create_rollup('rollup_raw2', 'agg2',
+  'SELECT site_id, date_bin(''1 hour'', at, ''2000-01-01 00:00:00+00'') AS at, count(*) AS n FROM raw2 GROUP BY 1, 2');
+SELECT rollup.set_retention('raw2', 'at', '1 day');
+SELECT rollup.expire('raw2') AS expired_before_first_run;
+SELECT count(*) AS raw_rows FROM raw2;
+SELECT rollup_raw2() > 0 AS wrote_rows;
+SELECT rollup.expire('raw2') AS expired;
+SELECT count(*) AS raw_rows_left, (SELECT sum(n) FROM agg2) AS rolled_up FROM raw2;
+SELECT rollup.remove_retention('raw2');
+SELECT rollup.drop_rollup('rollup_raw2');
+DROP TABLE raw2, agg2;
+
 -- drop: the generated function goes, the target stays
 SELECT rollup.drop_rollup('rollup_http_request');
 SELECT count(*) AS rollups FROM rollup.rollups;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -188,6 +189,33 @@ void record_invalidations() {
                                 false);
         }
     }
+}
+
+std::optional<int64_t> oldest_frontier(Oid source, bool *has_rollups, bool *never_ran) {
+    *has_rollups = false;
+    *never_ran = false;
+    if (tracked_time_columns(source).empty()) return std::nullopt;
+    std::optional<int64_t> oldest;
+    for (const RollupRow &r : scan_rollups(source, 0)) {
+        *has_rollups = true;
+        if (!r.has_frontier) {
+            *never_ran = true;
+            continue;
+        }
+        if (!oldest || r.frontier < *oldest) oldest = r.frontier;
+    }
+    // Rows below a frontier that writers changed and no run has recomputed yet are not consumed
+    // either: the oldest pending range bounds expiry too.
+    if (oldest) {
+        pg::SpiSession spi;
+        pg::AsSuperuser catalog_reader;
+        auto rows = spi.query("SELECT (extract(epoch FROM min(i.lo)) * 1000000)::bigint - 946684800000000 "
+                              "FROM rollup.rollup_invalidation i JOIN rollup.rollup r USING (rollup_id) "
+                              "WHERE r.source OPERATOR(pg_catalog.=) $1::pg_catalog.oid::pg_catalog.regclass",
+                              {pg::oid_param(source)}, false);
+        if (!rows.empty() && rows[0][0]) oldest = std::min<int64_t>(*oldest, std::stoll(*rows[0][0]));
+    }
+    return oldest;
 }
 
 void rollups_changed() {

@@ -8,6 +8,7 @@
 // in rollup.rollup_invalidation, in its own transaction: the record commits exactly when the rows do.
 // Tables without rollups cost one cached lookup per statement.
 #pragma once
+#include <optional>
 #include <vector>
 
 #include "core/rollup_plan.hpp"
@@ -25,6 +26,9 @@ void note_write(Oid source, AttrNumber attno, int shard_index, const core::Write
 void note_unknown(Oid source, const std::vector<int> &shard_indexes);
 // Pre-commit: takes the frontier locks and records the invalidations. No-op when nothing was noted.
 void record_invalidations();
+// The oldest frontier of the rollups that read `source`, with the latest snapshot: raw rows below it
+// are rolled up. *has_rollups: any rollup reads it; *never_ran: one of them has no frontier yet.
+std::optional<int64_t> oldest_frontier(Oid source, bool *has_rollups, bool *never_ran);
 // rollup.rollup changed (create / drop): every backend reloads its cache.
 void rollups_changed();
 void register_callbacks();

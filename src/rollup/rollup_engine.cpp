@@ -481,6 +481,14 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
              "rollup.create_rollup creates " + name + "() to run the rollup and never replaces a function.",
              "Drop it first (e.g. the tutorial's PL/pgSQL rollup_http_request()), or choose another name.");
     const std::string nsp_name = pg::call([&] { return std::string(get_namespace_name(nsp)); });
+    // Stored as printed from the analyzed tree with every name qualified: a run re-analyzes it, and
+    // must find the same objects whatever the search_path of whoever runs it.
+    std::string stored_query;
+    {
+        pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+        Query *q = s.query;
+        stored_query = pg::call([&] { return std::string(pg_get_querydef(q, false)); });
+    }
     pg::SpiSession spi;
     spi.execute("CREATE FUNCTION " + engine::quote(nsp_name) + "." + engine::quote(name) +
                     "() RETURNS bigint LANGUAGE C VOLATILE AS '$libdir/rollup', 'rollup_run_generated'",
@@ -494,7 +502,7 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
     spi.execute("INSERT INTO rollup.rollup (name, owner, source, target, query, source_key, time_column, target_key, "
                 "target_bucket, stride_us, origin_us, fn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 {pg::text_param(name), pg::oid_param(GetUserId()), pg::oid_param(s.source), pg::oid_param(target),
-                 pg::text_param(query), pg::text_param(s.source_key), pg::text_param(s.time_column),
+                 pg::text_param(stored_query), pg::text_param(s.source_key), pg::text_param(s.time_column),
                  pg::text_param(s.target_key), pg::text_param(s.target_bucket), pg::int_param(s.stride),
                  pg::int_param(s.origin), pg::oid_param(fn)},
                 false);
