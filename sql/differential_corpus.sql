@@ -90,6 +90,62 @@ BEGIN
         END LOOP;
     END LOOP;
 END $$;
+-- Aggregates (as the whole query, grouped by the distribution column or another column, with
+-- FILTER, DISTINCT, HAVING), joins of every kind, subqueries, CTEs, set operations, LIMIT/OFFSET.
+-- Floating-point aggregates are compared at 8 decimals: their last bits depend on the order in
+-- which rows are added, per shard here as in PostgreSQL's own parallel aggregation.
+CREATE TABLE cp_dist.k2 (id bigint, w int, label text);
+SELECT create_distributed_table('cp_dist.k2', 'id', 4);
+CREATE TABLE cp_dist.other (oid bigint, w int);
+SELECT create_distributed_table('cp_dist.other', 'oid', 4, colocate_with => 'none');
+INSERT INTO cp_dist.k2 SELECT g * 2, g % 7, CASE WHEN g % 9 = 0 THEN NULL ELSE 'l' || (g % 13) END FROM generate_series(1, 300) g;
+INSERT INTO cp_dist.other SELECT g * 3, g % 5 FROM generate_series(1, 200) g;
+CREATE TABLE cp_loc.k2 AS SELECT * FROM cp_dist.k2;
+CREATE TABLE cp_loc.other AS SELECT * FROM cp_dist.other;
+CREATE TEMP TABLE cp_aggs (a text);
+INSERT INTO cp_aggs VALUES ('count(*)'), ('count(i4)'), ('count(DISTINCT i2)'), ('sum(i4)'), ('sum(n)'), ('round(sum(f8)::numeric, 8)'),
+  ('avg(i4)'), ('avg(n)'), ('round(avg(f8)::numeric, 8)'), ('min(t)'), ('max(tz)'), ('min(d)'), ('max(iv)'), ('bool_and(b)'), ('bool_or(b)'),
+  ('every(i4 > 10)'), ('string_agg(t, '','' ORDER BY t)'), ('array_agg(id ORDER BY id)'), ('round(stddev(f8)::numeric, 8)'), ('variance(n)'),
+  ('bit_and(i4)'), ('bit_or(i2)'), ('jsonb_agg(j ORDER BY id)'), ('count(*) FILTER (WHERE b)'), ('sum(i4) FILTER (WHERE i2 > 100)'),
+  ('percentile_cont(0.5) WITHIN GROUP (ORDER BY f8)'), ('mode() WITHIN GROUP (ORDER BY i2 % 4)'), ('round(corr(f8, n::float8)::numeric, 8)');
+CREATE TEMP TABLE cp_agg_shapes (s text);
+INSERT INTO cp_agg_shapes VALUES
+  ('SELECT {a} FROM k'), ('SELECT {a} FROM k WHERE id < 0'), ('SELECT id % 3, {a} FROM k GROUP BY 1'),
+  ('SELECT id, {a} FROM k GROUP BY id'), ('SELECT i2 % 4, {a} FROM k GROUP BY 1 HAVING count(*) > 5'),
+  ('SELECT b, {a} FROM k GROUP BY ROLLUP (b)');
+CREATE TEMP TABLE cp_queries (q text);
+INSERT INTO cp_queries SELECT replace(s, '{a}', a) FROM cp_agg_shapes, cp_aggs;
+INSERT INTO cp_queries VALUES
+  ('SELECT k.id, k2.label FROM k JOIN k2 ON k.id = k2.id'),
+  ('SELECT k.id, k2.label FROM k LEFT JOIN k2 ON k.id = k2.id WHERE k.id < 40'),
+  ('SELECT k.id, k2.id FROM k RIGHT JOIN k2 ON k.id = k2.id AND k2.w > 2'),
+  ('SELECT k.id, k2.id FROM k FULL JOIN k2 ON k.id = k2.id'),
+  ('SELECT k.id, o.oid FROM k JOIN other o ON k.i2 = o.w WHERE k.id < 30'),
+  ('SELECT k.id FROM k WHERE EXISTS (SELECT 1 FROM k2 WHERE k2.id = k.id AND k2.w = 3)'),
+  ('SELECT k.id FROM k WHERE NOT EXISTS (SELECT 1 FROM k2 WHERE k2.id = k.id)'),
+  ('SELECT id FROM k WHERE id IN (SELECT oid FROM other)'),
+  ('SELECT id, (SELECT max(w) FROM other o WHERE o.oid = k.id) FROM k WHERE id < 50'),
+  ('SELECT count(*) FROM k, LATERAL (SELECT * FROM k2 WHERE k2.id = k.id LIMIT 1) l'),
+  ('WITH c AS (SELECT id, i4 FROM k WHERE b) SELECT count(*), sum(i4) FROM c'),
+  ('WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT k.id FROM k JOIN r ON k.id = r.n'),
+  ('SELECT id FROM k UNION SELECT id FROM k2'), ('SELECT id FROM k INTERSECT SELECT id FROM k2'),
+  ('SELECT id FROM k EXCEPT ALL SELECT id FROM k2'),
+  ('SELECT id, t FROM k ORDER BY t NULLS FIRST, id LIMIT 10 OFFSET 5'),
+  ('SELECT id FROM k ORDER BY id DESC OFFSET 390'), ('SELECT id FROM k ORDER BY id FETCH FIRST 3 ROWS WITH TIES'),
+  ('SELECT DISTINCT ON (i2 % 5) i2 % 5, id FROM k ORDER BY i2 % 5, id'),
+  ('SELECT id, sum(i4) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM k WHERE id < 30'),
+  ('SELECT i2 % 3, rank() OVER (PARTITION BY i2 % 3 ORDER BY f8 DESC) FROM k'),
+  ('SELECT * FROM (SELECT id, i4 FROM k ORDER BY i4 DESC NULLS LAST LIMIT 20) s WHERE i4 % 2 = 0'),
+  ('SELECT count(*) FROM k WHERE i4 IS NULL OR t IS NULL'), ('SELECT count(*) FROM k WHERE id = ANY(ARRAY[]::bigint[])'),
+  ('SELECT sum(i4) FROM k WHERE false'), ('SELECT id FROM k WHERE id = 5 OR id = 500'),
+  ('SELECT k.id FROM k JOIN k2 USING (id) WHERE id IN (2, 4, 6)'), ('SELECT count(*) FROM k TABLESAMPLE SYSTEM (100) REPEATABLE (1)');
+DO $$
+DECLARE q text;
+BEGIN
+    FOR q IN SELECT * FROM cp_queries LOOP
+        INSERT INTO cp_results VALUES ('default', q, pg_temp.compare_any(q));
+    END LOOP;
+END $$;
 SELECT count(*) AS queries, count(*) FILTER (WHERE result = 'same') AS same_rows,
        count(*) FILTER (WHERE result = 'same error') AS same_error
   FROM cp_results;

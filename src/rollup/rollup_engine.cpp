@@ -360,13 +360,22 @@ int64_t run(const Rollup &r) {
         if (ranges.empty()) continue;
         buckets += core::count_buckets(bucketing, ranges);
         const std::string src_cond = range_condition(bucketing, ranges, quote(cur.time_column));
-        const std::string tgt_cond = range_condition(bucketing, ranges, quote(cur.target_bucket));
+        // Below the old frontier only the cells that still have raw rows are replaced (a cell whose
+        // raw rows are gone keeps its rolled-up rows); at and above it nothing was materialized by
+        // this rollup, so the target's rows there are replaced whole, without reading the source twice.
+        const int64_t old_frontier = cur.frontier ? *cur.frontier : core::kNoBegin;
+        const core::RangeList low = core::clip(ranges, core::kNoBegin, old_frontier);
+        const core::RangeList high = core::clip(ranges, old_frontier, core::kNoEnd);
+        const std::string tgt_low = range_condition(bucketing, low, quote(cur.target_bucket));
+        const std::string tgt_high = range_condition(bucketing, high, quote(cur.target_bucket));
+        const std::string src_low = range_condition(bucketing, low, quote(cur.time_column));
         Shape shape = analyze_shape(cur.query);
         List *dpcontext = pg::call([&] { return deparse_context_for(get_rel_name(cur.source), cur.source); });
         const std::string bucket_sql = deparse::expression_for_node(shape.bucket_expr, dpcontext);
-        const std::string del = "DELETE FROM " + tq + " WHERE (" + tgt_cond + ") AND (" + quote(cur.target_key) + ", " +
-                                quote(cur.target_bucket) + ") IN (SELECT " + quote(cur.source_key) + ", " + bucket_sql +
-                                " FROM " + sq + " WHERE " + src_cond + ")";
+        std::string del = "DELETE FROM " + tq + " WHERE (" + tgt_high + ")";
+        if (!low.empty())
+            del += " OR ((" + tgt_low + ") AND (" + quote(cur.target_key) + ", " + quote(cur.target_bucket) +
+                   ") IN (SELECT " + quote(cur.source_key) + ", " + bucket_sql + " FROM " + sq + " WHERE " + src_low + "))";
         // The columns in the target's own order, selected by name from the query: the rewriter puts
         // an INSERT's target list in column order and the deparser prints the SELECT as it is, so
         // both must already agree.
@@ -490,6 +499,31 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
         stored_query = pg::call([&] { return std::string(pg_get_querydef(q, false)); });
     }
     pg::SpiSession spi;
+    // A run reads the source by time ranges: without an index on the time column every shard would be
+    // scanned whole for each run. A BRIN index is tiny and fits append-mostly event data; it is made
+    // (and propagated to the shards) only when no index starts with that column.
+    const bool indexed = pg::call([&] {
+        Relation rel = table_open(s.source, AccessShareLock);
+        List *indexes = RelationGetIndexList(rel);
+        bool found = false;
+        ListCell *lc;
+        foreach (lc, indexes) {
+            HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+            if (!HeapTupleIsValid(tup)) continue;
+            Form_pg_index idx = (Form_pg_index)GETSTRUCT(tup);
+            if (idx->indnkeyatts > 0 && idx->indkey.values[0] == s.time_attno) found = true;
+            ReleaseSysCache(tup);
+        }
+        table_close(rel, AccessShareLock);
+        return found;
+    });
+    if (!indexed) {
+        std::string index_name = engine::rel_name(s.source) + "_" + s.time_column + "_brin";
+        if (index_name.size() >= NAMEDATALEN) index_name = "rollup_brin_" + std::to_string(s.source);
+        spi.execute("CREATE INDEX " + engine::quote(index_name) + " ON " +
+                        engine::qualified(s.source) + " USING brin (" + engine::quote(s.time_column) + ")",
+                    {}, false);
+    }
     spi.execute("CREATE FUNCTION " + engine::quote(nsp_name) + "." + engine::quote(name) +
                     "() RETURNS bigint LANGUAGE C VOLATILE AS '$libdir/rollup', 'rollup_run_generated'",
                 {}, false);

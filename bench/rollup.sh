@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Native rollup benchmark (not a timed test; issue 11). One private cluster (WORKERS, default 0: the
+# shards live on the coordinator), SHARDS (default 32) shards, ROWS (default 1M) raw rows of the
+# tutorial's http_request spread over one day; same run, same data:
+#   - plain PostgreSQL: INSERT INTO a local http_request_1min SELECT ... GROUP BY over a local copy;
+#   - the native rollup's first run over the same rows (rollup.run_rollup);
+#   - a run with nothing new;
+#   - a run after ROWS more rows in new buckets, on a table that already holds ROWS rows
+#     (work proportional to new data: compare with the first run).
+# The tutorial's PL/pgSQL function is not timed here (it runs on distributed tables through the
+# co-located INSERT ... SELECT path; see bench/query.sh for reads).
+# Report: bench/results/rollup-<workers>w.txt unless OUT says otherwise.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=test/cluster.sh
+source test/cluster.sh
+WORKERS=${WORKERS:-0}
+SHARDS=${SHARDS:-32}
+ROWS=${ROWS:-1000000}
+OUT=${OUT:-bench/results/rollup-${WORKERS}w.txt}
+cluster_install
+cluster_start "$WORKERS"
+port=${CLUSTER_PORT[coordinator]}
+q() { cluster_psql "$port" -Atq -v ON_ERROR_STOP=1 -c "$1"; }
+q "CREATE EXTENSION IF NOT EXISTS rollup"
+for ((i = 1; i <= WORKERS; i++)); do q "SELECT rollup.add_node('127.0.0.1', ${CLUSTER_PORT[worker_$i]})" >/dev/null; done
+ms() {  # ms <sql>: wall time of one statement in milliseconds
+    local t0 t1
+    t0=$(date +%s%N)
+    q "$1" >/dev/null
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000000))
+}
+cluster_psql "$port" -q -v ON_ERROR_STOP=1 <<SQL
+CREATE TABLE http_request (site_id INT, ingest_time TIMESTAMPTZ DEFAULT now(), url TEXT, request_country TEXT,
+  ip_address TEXT, status_code INT, response_time_msec INT);
+CREATE TABLE http_request_1min (site_id INT, ingest_time TIMESTAMPTZ, error_count INT, success_count INT,
+  request_count INT, average_response_time_msec INT);
+CREATE TABLE plain_request (LIKE http_request);
+CREATE TABLE plain_1min (LIKE http_request_1min);
+SELECT create_distributed_table('http_request', 'site_id', $SHARDS);
+SELECT create_distributed_table('http_request_1min', 'site_id', $SHARDS);
+INSERT INTO plain_request (site_id, ingest_time, url, status_code, response_time_msec)
+SELECT (g::bigint * 7919) % 1000, timestamptz '2024-03-10 00:00+00' + (g % 86400) * interval '1 second', '/p',
+       (ARRAY[200,200,200,404,500])[g % 5 + 1], g % 900
+  FROM generate_series(1, $ROWS) g;
+INSERT INTO http_request SELECT * FROM plain_request;
+VACUUM ANALYZE plain_request;
+VACUUM ANALYZE http_request;
+CHECKPOINT;
+SQL
+query="SELECT site_id, date_trunc('minute', ingest_time) AS ingest_time, COUNT(1) AS request_count,
+         SUM(CASE WHEN (status_code between 200 and 299) THEN 1 ELSE 0 END) AS success_count,
+         SUM(CASE WHEN (status_code between 200 and 299) THEN 0 ELSE 1 END) AS error_count,
+         SUM(response_time_msec) / COUNT(1) AS average_response_time_msec"
+plain=$(ms "INSERT INTO plain_1min (site_id, ingest_time, request_count, success_count, error_count, average_response_time_msec) $query FROM plain_request GROUP BY 1, 2")
+q "SELECT rollup.create_rollup('rollup_http_request', 'http_request_1min', \$\$ $query FROM http_request GROUP BY 1, 2 \$\$)" >/dev/null
+first=$(ms "SELECT rollup.run_rollup('rollup_http_request')")
+nothing=$(ms "SELECT rollup.run_rollup('rollup_http_request')")
+same=$(q "SELECT (SELECT count(*) FROM (SELECT site_id, ingest_time, request_count FROM plain_1min EXCEPT ALL SELECT site_id, ingest_time, request_count FROM http_request_1min) d) = 0")
+# A second day of rows: recorded as invalidations below the frontier (the first run moved it to
+# now), so the next run recomputes exactly those buckets on a table twice the size.
+q "INSERT INTO http_request (site_id, ingest_time, url, status_code, response_time_msec)
+   SELECT (g::bigint * 7919) % 1000, timestamptz '2024-03-11 00:00+00' + (g % 86400) * interval '1 second', '/p',
+          (ARRAY[200,200,200,404,500])[g % 5 + 1], g % 900 FROM generate_series(1, $ROWS) g" >/dev/null
+q "VACUUM ANALYZE http_request" >/dev/null
+second=$(ms "SELECT rollup.run_rollup('rollup_http_request')")
+{
+    echo "# native rollup benchmark: $ROWS rows, $SHARDS shards, $WORKERS workers, $(date -u +%FT%TZ), $(nproc) cores"
+    echo "plain PostgreSQL INSERT ... SELECT ... GROUP BY (local tables): ${plain} ms"
+    echo "native rollup, first run over the same rows:                   ${first} ms  (plain/native $(awk "BEGIN{printf \"%.2f\", $plain/$first}")x)"
+    echo "native rollup, run with nothing new:                           ${nothing} ms  ($(awk "BEGIN{printf \"%.1f\", 100*$nothing/$first}")% of the first run)"
+    echo "native rollup, run over $ROWS new rows on a $((2 * ROWS))-row table:     ${second} ms  ($(awk "BEGIN{printf \"%.2f\", $second/$first}")x the first run)"
+    echo "target equals the plain GROUP BY: $same"
+} | tee "$OUT"
