@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
 status=0
-for name in ${BENCH:-ingest query}; do
+for name in ${BENCH:-ingest query rollup}; do
     script="bench/$name.sh"
     if [ ! -f "$script" ]; then
         echo "bench: $script does not exist (yet)" >&2

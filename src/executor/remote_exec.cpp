@@ -204,6 +204,7 @@ void run_local(Task &t) {
         int rc1 = pg::call([&] { return SPI_execute(text, read_only, 0); });
         if (rc1 < 0) throw PgError(sqlstate::internal_error, "SPI_execute failed");
         t.rows_affected += static_cast<int64_t>(SPI_processed);
+        t.statement_rows.push_back(static_cast<int64_t>(SPI_processed));
     }
     if (!t.statements.empty()) return;
     int rc = pg::call([&] {
@@ -343,7 +344,8 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
         // is reached through one connection (slot 0), so the transaction holds its locks and its
         // snapshot (REPEATABLE READ) in one place, and its own DDL never waits for its other
         // connection's locks.
-        if (!t.write && !conn::node_written(t.nodeid) && !IsTransactionBlock() && !xact::force_remote_transactions())
+        if (((!t.write && !conn::node_written(t.nodeid)) || t.spread) && !IsTransactionBlock() &&
+            (t.spread || !xact::force_remote_transactions()))
             slot = rr[t.nodeid]++ % slots;
         auto &lane = lanes[{t.nodeid, slot}];
         if (!lane) {
@@ -487,7 +489,9 @@ void execute_refs(std::vector<Task *> &tasks, const std::function<void()> &while
             switch (st) {
                 case PGRES_COMMAND_OK: {
                     const char *n = PQcmdTuples(res);
-                    if (n && *n) l.current->rows_affected += std::stoll(n);
+                    const int64_t rows = n && *n ? std::stoll(n) : 0;
+                    l.current->rows_affected += rows;
+                    if (!l.current->statements.empty()) l.current->statement_rows.push_back(rows);
                     PQclear(res);
                     break;
                 }

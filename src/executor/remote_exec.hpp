@@ -33,6 +33,11 @@ struct Task {
     // Called for each result that carries rows; must not PQclear it.
     std::function<void(PGresult *)> on_rows;
     int64_t rows_affected = 0;  // sum of PQcmdTuples over the task's statements
+    std::vector<int64_t> statement_rows;  // PQcmdTuples of each statement of `statements`, in order
+    // An independent write that may go through any connection of its node (not only slot 0), so
+    // that several run in parallel on one node. Only when the statement is the whole transaction
+    // outside a transaction block: nothing later in the transaction reads through slot 0.
+    bool spread = false;
     // Task on shards held by the coordinator itself: run it in this backend (SPI), with no round
     // trip; read-only unless `write`. Set where local_read_ok() / local_write_ok() said yes; also
     // forced by execute() for every task on the coordinator once the transaction wrote locally.

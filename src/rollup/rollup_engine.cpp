@@ -353,7 +353,8 @@ int64_t run(const Rollup &r) {
     // Per shard pair: delete the cells that still have raw rows in the ranges, insert the query's
     // rows for the ranges; both statements in one round trip, all shards in parallel.
     const std::string tq = qualified(cur.target), sq = qualified(cur.source);
-    std::vector<exec::Task> deletes, tasks;
+    std::vector<exec::Task> tasks;
+    const bool spread = !IsTransactionBlock();
     uint64_t buckets = 0;
     for (int i = 0; i < src.shard_count; i++) {
         const core::RangeList &ranges = step.recompute[i];
@@ -389,23 +390,24 @@ int64_t run(const Rollup &r) {
         for (auto &c : by_attno) cols += (cols.empty() ? "" : ", ") + c.second;
         const std::string ins = "INSERT INTO " + tq + " (" + cols + ") SELECT " + cols + " FROM (" +
                                 query_text_with(cur, src_cond) + ") rollup_query";
-        exec::Task d;
-        d.nodeid = src.shards[i].nodeid;
-        d.sql = deparse::query_for_shard(analyze(del), i);
-        d.write = true;
-        d.local = exec::local_write_ok(d.nodeid);
-        exec::Task in = d;
-        in.sql = deparse::query_for_shard(analyze(ins), i);
-        deletes.push_back(std::move(d));
-        tasks.push_back(std::move(in));
+        // A shard pair's DELETE and INSERT go together (one connection, one round trip: the insert
+        // must not wait for the delete's row locks held by another connection). When the run is the
+        // whole transaction, the pairs spread over every connection of a node, in parallel.
+        exec::Task t;
+        t.nodeid = src.shards[i].nodeid;
+        t.statements = {deparse::query_for_shard(analyze(del), i), deparse::query_for_shard(analyze(ins), i)};
+        t.write = true;
+        // The coordinator's own shards spread over loopback connections only when it can prepare
+        // transactions (several connections commit with two-phase commit); otherwise they run here.
+        t.spread = spread && (!metadata::node(t.nodeid).is_coordinator || max_prepared_xacts > 0);
+        t.local = !t.spread && exec::local_write_ok(t.nodeid);
+        tasks.push_back(std::move(t));
     }
-    // All shards' deletes, then all shards' inserts (each round in parallel over the nodes, in the
-    // run's distributed transaction): the inserts' counts are the rows written.
     xact::ForceRemoteTransactions force;
-    exec::execute(deletes);
     exec::execute(tasks);
-    int64_t rows = 0;
-    for (const exec::Task &t : tasks) rows += t.rows_affected;
+    int64_t rows = 0;  // the INSERTs' counts: every second statement
+    for (const exec::Task &t : tasks)
+        for (size_t k = 1; k < t.statement_rows.size(); k += 2) rows += t.statement_rows[k];
 
     // Progress, in the same transaction.
     pg::SpiSession spi;
