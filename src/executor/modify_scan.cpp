@@ -308,9 +308,11 @@ void run_insert_rows(ModifyState *st) {
         TupleTableSlot *slot = pg::call([&] { return ExecProcNode(child); });
         if (TupIsNull(slot)) break;
         pg::call([&] { slot_getallattrs(slot); });
-        if (st->wco_rri) {
-            // Row-level security WITH CHECK and views' CHECK OPTION, before the row leaves, as
-            // ExecInsert checks them (the row as the table will store it).
+        // The row as the table stores it (dropped columns null), in the scan slot, for the checks
+        // and for RETURNING; made once per row, and only when one of them needs it.
+        const bool checks = st->wco_rri != nullptr;
+        const bool keep = returning && !st->conflict_query;
+        if (checks || keep) {
             ResultRelInfo *rri = st->wco_rri;
             pg::call([&] {
                 ExecClearTuple(scan);
@@ -320,23 +322,18 @@ void run_insert_rows(ModifyState *st) {
                     scan->tts_isnull[i] = dropped ? true : slot->tts_isnull[i];
                 }
                 ExecStoreVirtualTuple(scan);
-                ExecWithCheckOptions(WCO_RLS_INSERT_CHECK, rri, scan, estate);
-                ExecWithCheckOptions(WCO_VIEW_CHECK, rri, scan, estate);
+                if (checks) {
+                    // Row-level security WITH CHECK and views' CHECK OPTION, before the row leaves,
+                    // as ExecInsert checks them.
+                    ExecWithCheckOptions(WCO_RLS_INSERT_CHECK, rri, scan, estate);
+                    ExecWithCheckOptions(WCO_VIEW_CHECK, rri, scan, estate);
+                }
             });
         }
         router.add(slot->tts_values, slot->tts_isnull);
-        if (returning && !st->conflict_query) {
+        if (keep) {
             Tuplestorestate *store = ex.store;
-            pg::call([&] {
-                ExecClearTuple(scan);
-                for (int i = 0; i < desc->natts; i++) {
-                    bool dropped = TupleDescAttr(desc, i)->attisdropped;
-                    scan->tts_values[i] = dropped ? 0 : slot->tts_values[i];
-                    scan->tts_isnull[i] = dropped ? true : slot->tts_isnull[i];
-                }
-                ExecStoreVirtualTuple(scan);
-                tuplestore_puttupleslot(store, scan);
-            });
+            pg::call([&] { tuplestore_puttupleslot(store, scan); });
         }
     }
     uint64_t n = router.finish();
