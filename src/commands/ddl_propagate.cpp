@@ -10,10 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "core/rollup_plan.hpp"
+
 #include "commands/ddl_propagate.hpp"
 #include "commands/policy_propagate.hpp"
 #include "commands/shard_ddl.hpp"
 #include "pg/pinned_settings.hpp"
+#include "rollup/invalidations.hpp"
 #include "executor/remote_exec.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "transaction/remote_transaction.hpp"
@@ -274,6 +277,10 @@ bool handle_rename(RenameStmt *stmt, PlannedStmt *pstmt, const std::function<voi
     if (stmt->renameType == OBJECT_COLUMN) {
         std::string from = stmt->subname, to = stmt->newname;
         if (from == t->dist_column) unsupported(*t, "renaming the distribution column");
+        const std::string rollup = engine::rollup_using(relid);
+        if (!rollup.empty())
+            unsupported(*t, "renaming a column of a table that rollup \"" + rollup + "\" reads or writes",
+                        "Drop the rollup first (rollup.drop_rollup), rename, create it again.");
         run_standard(pstmt);
         metadata::invalidate();
         const metadata::DistTable &now = metadata::get(relid);

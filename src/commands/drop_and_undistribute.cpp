@@ -3,7 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "core/rollup_plan.hpp"
+
 #include "executor/remote_exec.hpp"
+#include "rollup/invalidations.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "pg/as_superuser.hpp"
 #include "pg/spi.hpp"
@@ -79,6 +82,11 @@ ROLLUP_FUNCTION(rollup_undistribute_table) {
     const metadata::DistTable &t = metadata::get(relid);
     bool owner = pg::call([&] { return pg_class_ownercheck(relid, GetUserId()); });
     if (!owner) throw PgError(sqlstate::insufficient_privilege, "must be owner of table " + t.relname);
+    const std::string rollup = engine::rollup_using(relid);
+    if (!rollup.empty())
+        throw PgError(sqlstate::object_not_in_prerequisite_state,
+                      "cannot undistribute table \"" + t.relname + "\": rollup \"" + rollup + "\" uses it", "",
+                      "Drop the rollup first (rollup.drop_rollup).");
     pg::call([&] { LockRelationOid(relid, ExclusiveLock); });
     // The rows come back through the shards as the owner: under FORCE ROW LEVEL SECURITY the owner's
     // own policies would filter them, and the rest would be lost with the shards.

@@ -115,7 +115,12 @@ ShardRouter::ShardRouter(const metadata::DistTable &table, TupleDesc desc, bool 
     for (AttrNumber a : engine::tracked_time_columns(table.relid))
         for (int i = 0; i < desc->natts; i++)
             if (!TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->attnum == a) time_atts_.emplace_back(i, a);
-    if (!time_atts_.empty()) spans_.assign(time_atts_.size(), std::vector<core::WriteSpan>(table.shard_count));
+    if (!time_atts_.empty()) {
+        spans_.assign(time_atts_.size(), std::vector<core::WriteSpan>(table.shard_count));
+        // The rows' rollup invalidations are recorded at the coordinator's pre-commit: a node must not
+        // commit them before (a failure there would leave committed rows without their record).
+        may_autocommit_ = false;
+    }
     cxt_ = pg::call([] {
         return AllocSetContextCreate(CurrentMemoryContext, "rollup router", ALLOCSET_DEFAULT_SIZES);
     });

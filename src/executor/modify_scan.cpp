@@ -337,6 +337,13 @@ void run_insert_rows(ModifyState *st) {
         }
     }
     uint64_t n = router.finish();
+    // ON CONFLICT DO UPDATE changes rows that were there before, whose times are not known here.
+    if (st->conflict_query && st->conflict_query->onConflict &&
+        st->conflict_query->onConflict->action == ONCONFLICT_UPDATE && !engine::tracked_time_columns(t.relid).empty()) {
+        std::vector<int> all(t.shard_count);
+        for (int i = 0; i < t.shard_count; i++) all[i] = i;
+        engine::note_unknown(t.relid, all);
+    }
     estate->es_processed += n;
 }
 
@@ -374,7 +381,9 @@ void run_pushdown(ModifyState *st) {
         remote.emplace(scan, ex.store, atts, new_row_context(estate));
     }
     std::vector<exec::Task> tasks;
-    const bool autocommit = st->autocommit_ok && local_sql.empty() && sql_by_node.size() == 1 &&
+    // A table with rollups records invalidations at the coordinator's pre-commit: never autocommit.
+    const bool autocommit = st->autocommit_ok && engine::tracked_time_columns(t.relid).empty() &&
+                            local_sql.empty() && sql_by_node.size() == 1 &&
                             writes::statement_is_whole_transaction() && !xact::wrote_locally();
     for (auto &kv : sql_by_node) {
         exec::Task task;

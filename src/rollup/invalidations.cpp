@@ -17,7 +17,7 @@ namespace rollup::engine {
 namespace {
 
 // rollup.rollup's columns (src/sql/install/60_rollup.sql).
-enum { RU_ID = 1, RU_SOURCE = 4, RU_TIME_COLUMN = 8, RU_STRIDE = 11, RU_ORIGIN = 12, RU_FRONTIER = 14 };
+enum { RU_ID = 1, RU_NAME = 2, RU_SOURCE = 4, RU_TARGET = 5, RU_TIME_COLUMN = 8, RU_STRIDE = 11, RU_ORIGIN = 12, RU_FRONTIER = 14 };
 
 bool cache_valid = false;
 Oid cached_catalog = InvalidOid;
@@ -191,31 +191,53 @@ void record_invalidations() {
     }
 }
 
-std::optional<int64_t> oldest_frontier(Oid source, bool *has_rollups, bool *never_ran) {
-    *has_rollups = false;
-    *never_ran = false;
-    if (tracked_time_columns(source).empty()) return std::nullopt;
-    std::optional<int64_t> oldest;
+std::optional<int64_t> expiry_limit(Oid source, int64_t cutoff) {
+    if (tracked_time_columns(source).empty()) return cutoff;
+    int64_t limit = cutoff;
     for (const RollupRow &r : scan_rollups(source, 0)) {
-        *has_rollups = true;
-        if (!r.has_frontier) {
-            *never_ran = true;
-            continue;
-        }
-        if (!oldest || r.frontier < *oldest) oldest = r.frontier;
-    }
-    // Rows below a frontier that writers changed and no run has recomputed yet are not consumed
-    // either: the oldest pending range bounds expiry too.
-    if (oldest) {
+        if (!r.has_frontier) return std::nullopt;
+        int64_t c = std::min<int64_t>(limit, r.frontier);
         pg::SpiSession spi;
-        pg::AsSuperuser catalog_reader;
-        auto rows = spi.query("SELECT (extract(epoch FROM min(i.lo)) * 1000000)::bigint - 946684800000000 "
-                              "FROM rollup.rollup_invalidation i JOIN rollup.rollup r USING (rollup_id) "
-                              "WHERE r.source OPERATOR(pg_catalog.=) $1::pg_catalog.oid::pg_catalog.regclass",
-                              {pg::oid_param(source)}, false);
-        if (!rows.empty() && rows[0][0]) oldest = std::min<int64_t>(*oldest, std::stoll(*rows[0][0]));
+        std::vector<pg::Row> rows;
+        {
+            pg::AsSuperuser catalog_reader;
+            rows = spi.query("SELECT (extract(epoch FROM min(lo)) * 1000000)::bigint - 946684800000000 "
+                             "FROM rollup.rollup_invalidation WHERE rollup_id OPERATOR(pg_catalog.=) $1",
+                             {pg::int_param(r.id)}, false);
+        }
+        if (!rows.empty() && rows[0][0]) c = std::min<int64_t>(c, std::stoll(*rows[0][0]));
+        const core::Bucketing b(r.stride, r.origin);
+        limit = std::min<int64_t>(limit, b.start_of(c));
     }
-    return oldest;
+    return limit;
+}
+
+std::string rollup_using(Oid relid) {
+    if (!metadata::extension_ready()) return {};
+    Oid catalog = pg::call([] {
+        Oid nsp = get_namespace_oid("rollup", true);
+        return OidIsValid(nsp) ? get_relname_relid("rollup", nsp) : InvalidOid;
+    });
+    if (!OidIsValid(catalog)) return {};
+    char *name = pg::call([&]() -> char * {
+        Relation rel = table_open(catalog, AccessShareLock);
+        Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+        SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
+        char *found = nullptr;
+        HeapTuple tup;
+        while (!found && (tup = systable_getnext(scan)) != NULL) {
+            bool isnull;
+            Oid source = DatumGetObjectId(heap_getattr(tup, RU_SOURCE, RelationGetDescr(rel), &isnull));
+            Oid target = DatumGetObjectId(heap_getattr(tup, RU_TARGET, RelationGetDescr(rel), &isnull));
+            if (source == relid || target == relid)
+                found = TextDatumGetCString(heap_getattr(tup, RU_NAME, RelationGetDescr(rel), &isnull));
+        }
+        systable_endscan(scan);
+        UnregisterSnapshot(snap);
+        table_close(rel, AccessShareLock);
+        return found;
+    });
+    return name ? std::string(name) : std::string();
 }
 
 void rollups_changed() {

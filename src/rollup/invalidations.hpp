@@ -9,6 +9,7 @@
 // Tables without rollups cost one cached lookup per statement.
 #pragma once
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/rollup_plan.hpp"
@@ -26,9 +27,14 @@ void note_write(Oid source, AttrNumber attno, int shard_index, const core::Write
 void note_unknown(Oid source, const std::vector<int> &shard_indexes);
 // Pre-commit: takes the frontier locks and records the invalidations. No-op when nothing was noted.
 void record_invalidations();
-// The oldest frontier of the rollups that read `source`, with the latest snapshot: raw rows below it
-// are rolled up. *has_rollups: any rollup reads it; *never_ran: one of them has no frontier yet.
-std::optional<int64_t> oldest_frontier(Oid source, bool *has_rollups, bool *never_ran);
+// How far expiry of `source` may go for its rollups: `cutoff` lowered to each rollup's frontier and
+// to the oldest range it has still to recompute, then down to that rollup's bucket boundary (a bucket
+// expires whole or not at all, so no run ever rewrites one from what is left of it). nullopt when a
+// rollup has not run yet (nothing may expire); `cutoff` itself when the table has no rollup.
+std::optional<int64_t> expiry_limit(Oid source, int64_t cutoff);
+// A rollup's name when `relid` is the source or the target of one (empty otherwise): renaming its
+// columns or undistributing it would break the rollup.
+std::string rollup_using(Oid relid);
 // rollup.rollup changed (create / drop): every backend reloads its cache.
 void rollups_changed();
 void register_callbacks();

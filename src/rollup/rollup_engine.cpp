@@ -298,13 +298,19 @@ std::string query_text_with(const Rollup &r, const std::string &cond) {
     return pg::call([&] { return std::string(pg_get_querydef(q, false)); });
 }
 
+// Where a first run starts: the source's earliest time (the domain's start when a row is at
+// -infinity, whose bucket is -infinity itself), or INT64_MIN when the source has no row.
 int64_t first_timestamp(const Rollup &r) {
     pg::SpiSession spi;
-    auto rows = spi.query("SELECT (extract(epoch FROM min(" + quote(r.time_column) + ")) * 1000000)::bigint - " +
-                              std::to_string(kUnixTo2000Us) + " FROM " + qualified(r.source) + " WHERE " +
-                              quote(r.time_column) + " OPERATOR(pg_catalog.>) '-infinity'::pg_catalog.timestamptz",
+    const std::string col = quote(r.time_column);
+    auto rows = spi.query("SELECT min(" + col + ") OPERATOR(pg_catalog.=) '-infinity'::pg_catalog.timestamptz, "
+                              "(extract(epoch FROM min(" + col + ") FILTER (WHERE " + col +
+                              " OPERATOR(pg_catalog.>) '-infinity'::pg_catalog.timestamptz)) * 1000000)::bigint - " +
+                              std::to_string(kUnixTo2000Us) + " FROM " + qualified(r.source),
                           {}, true);
-    return rows.empty() || !rows[0][0] ? INT64_MIN : std::stoll(*rows[0][0]);
+    if (rows.empty()) return INT64_MIN;
+    if (rows[0][0] && *rows[0][0] == "t") return core::kMinTimestamp;
+    return rows[0][1] ? std::stoll(*rows[0][1]) : INT64_MIN;
 }
 
 int64_t run(const Rollup &r) {
@@ -395,7 +401,13 @@ int64_t run(const Rollup &r) {
         // whole transaction, the pairs spread over every connection of a node, in parallel.
         exec::Task t;
         t.nodeid = src.shards[i].nodeid;
-        t.statements = {deparse::query_for_shard(analyze(del), i), deparse::query_for_shard(analyze(ins), i)};
+        {
+            // Every name in these statements is qualified: nothing may resolve on the caller's
+            // search_path (an operator of the row comparison, say).
+            pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+            Query *dq = analyze(del), *iq = analyze(ins);
+            t.statements = {deparse::query_for_shard(dq, i), deparse::query_for_shard(iq, i)};
+        }
         t.write = true;
         // The coordinator's own shards spread over loopback connections only when it can prepare
         // transactions (several connections commit with two-phase commit); otherwise they run here.
@@ -404,7 +416,28 @@ int64_t run(const Rollup &r) {
         tasks.push_back(std::move(t));
     }
     xact::ForceRemoteTransactions force;
-    exec::execute(tasks);
+    {
+        // The shard statements run as the target's owner in a restricted operation (as PostgreSQL
+        // runs REFRESH MATERIALIZED VIEW): a trigger the owner put on the target or its shards never
+        // runs with the rights of whoever calls the rollup (a superuser, the scheduler).
+        Oid target_owner = pg::call([&] {
+            HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(cur.target));
+            if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", cur.target);
+            Oid o = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+            ReleaseSysCache(tup);
+            return o;
+        });
+        struct AsOwner {
+            Oid saved_user;
+            int saved_sec;
+            explicit AsOwner(Oid owner) {
+                GetUserIdAndSecContext(&saved_user, &saved_sec);
+                SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+            }
+            ~AsOwner() { SetUserIdAndSecContext(saved_user, saved_sec); }
+        } as_owner(target_owner);
+        exec::execute(tasks);
+    }
     int64_t rows = 0;  // the INSERTs' counts: every second statement
     for (const exec::Task &t : tasks)
         for (size_t k = 1; k < t.statement_rows.size(); k += 2) rows += t.statement_rows[k];
@@ -526,9 +559,22 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
                         engine::qualified(s.source) + " USING brin (" + engine::quote(s.time_column) + ")",
                     {}, false);
     }
-    spi.execute("CREATE FUNCTION " + engine::quote(nsp_name) + "." + engine::quote(name) +
-                    "() RETURNS bigint LANGUAGE C VOLATILE AS '$libdir/rollup', 'rollup_run_generated'",
-                {}, false);
+    // name() is LANGUAGE C, which only a superuser may create: the caller must be allowed to create
+    // a function in that schema; the function is created in a privileged scope (the name quoted, the
+    // rest fixed text) and given to the caller.
+    const Oid me = GetUserId();
+    if (pg::call([&] { return pg_namespace_aclcheck(nsp, me, ACL_CREATE); }) != ACLCHECK_OK)
+        fail(sqlstate::insufficient_privilege, "permission denied for schema " + nsp_name,
+             "rollup.create_rollup creates " + name + "() there.");
+    {
+        const std::string me_name = pg::call([&] { return std::string(GetUserNameFromId(me, false)); });
+        pg::AsSuperuser function_maker;
+        const std::string fn_name = engine::quote(nsp_name) + "." + engine::quote(name) + "()";
+        spi.execute("CREATE FUNCTION " + fn_name +
+                        " RETURNS bigint LANGUAGE C VOLATILE AS '$libdir/rollup', 'rollup_run_generated'",
+                    {}, false);
+        spi.execute("ALTER FUNCTION " + fn_name + " OWNER TO " + engine::quote(me_name), {}, false);
+    }
     pg::call([] { CommandCounterIncrement(); });
     Oid fn = pg::call([&] {
         List *names = list_make2(makeString(pstrdup(nsp_name.c_str())), makeString(pstrdup(name.c_str())));

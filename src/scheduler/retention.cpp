@@ -127,28 +127,28 @@ int64_t expire_table(Oid relid, bool commit_each_batch) {
                     "Set one with rollup.set_retention(table, time_column, keep).");
     char *cutoff = expiry_cutoff(relid, p);
     bool distributed = is_distributed(relid);
-    // Never expire raw rows a rollup has not consumed yet: the cutoff stops at the oldest frontier
-    // of the rollups that read the table, and nothing expires before their first run.
+    // Never expire raw rows a rollup has not consumed yet, nor part of a bucket: the cutoff stops at
+    // the frontier and pending ranges of the table's rollups, rounded down to their buckets, and
+    // nothing expires before their first run (rollup/invalidations.hpp).
     if (distributed) {
-        bool has_rollups = false, never_ran = false;
-        std::optional<int64_t> frontier = rollup::engine::oldest_frontier(relid, &has_rollups, &never_ran);
-        if (has_rollups && (never_ran || !frontier)) {
+        const int64_t wanted = rollup::pg::call([&] {
+            return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(cutoff),
+                                                           ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+        });
+        std::optional<int64_t> limit = rollup::engine::expiry_limit(relid, wanted);
+        if (!limit) {
             rollup::pg::call([&] {
                 ereport(NOTICE, (errmsg("no row of \"%s\" expires before its rollups' first run", get_rel_name(relid))));
             });
             return 0;
         }
-        if (frontier) {
-            const int64_t f = *frontier;
+        if (*limit != wanted) {
+            const int64_t l = *limit;
             cutoff = rollup::pg::call([&] {
-                // min(now() - keep, frontier), printed as ISO like the cutoff itself.
-                TimestampTz c = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(cutoff),
-                                                                        ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-                if (f < c) c = f;
                 int save_style = DateStyle, save_order = DateOrder;
                 DateStyle = USE_ISO_DATES;
                 DateOrder = DATEORDER_YMD;
-                char *out = DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(c)));
+                char *out = DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(l)));
                 DateStyle = save_style;
                 DateOrder = save_order;
                 return out;

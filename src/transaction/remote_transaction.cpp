@@ -146,8 +146,9 @@ void post_commit() {
         std::string sql = "COMMIT PREPARED '" + c->gid + "'";
         PGresult *res = conn::exec_bounded(*c, sql.c_str());
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-        // 42704: recovery, running at the same moment, already committed it: nothing to say.
-        const bool already_resolved = state && strcmp(state, "42704") == 0;
+        // 42704: recovery, running at the same moment, already committed it; 55000 ("is busy"):
+        // recovery is committing it right now. Nothing to say either way.
+        const bool already_resolved = state && (strcmp(state, "42704") == 0 || strcmp(state, "55000") == 0);
         if ((!res || PQresultStatus(res) != PGRES_COMMAND_OK) && !already_resolved)
             ereport(WARNING, (errmsg("could not commit prepared transaction %s on node %s", c->gid.c_str(),
                                      c->address.c_str()),
@@ -420,8 +421,9 @@ int recover_prepared() {
             try {
                 conn::exec_control(c, sql);
             } catch (const PgError &e) {
-                // The committing session, or another recovery, resolved it in the meantime.
-                if (e.code() != make_sqlstate("42704")) throw;
+                // The committing session, or another recovery, resolved it in the meantime (42704) or
+                // is resolving it right now (55000, "is busy").
+                if (e.code() != make_sqlstate("42704") && e.code() != make_sqlstate("55000")) throw;
                 present.erase(gid);
                 continue;
             }
