@@ -187,6 +187,43 @@ SELECT rollup.remove_retention('raw3');
 SELECT rollup.drop_rollup('rollup_raw3');
 DROP TABLE raw3, agg3;
 
+-- A table owner who is not a superuser creates and runs a rollup of their tables; a superuser who
+-- runs it does not lend it their rights (the shard statements run as the target's owner).
+SET client_min_messages TO warning;
+CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
+CREATE FUNCTION pg_temp.on_workers(sql text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    FOR n IN 1..2 LOOP
+        PERFORM dblink_exec(format('host=127.0.0.1 port=%s dbname=%s user=postgres',
+                                   current_setting('regress.worker_' || n || '_port'), current_database()), sql);
+    END LOOP;
+END $$;
+CREATE ROLE re_alice LOGIN;
+SELECT pg_temp.on_workers('CREATE ROLE re_alice LOGIN');
+GRANT CREATE, USAGE ON SCHEMA re TO re_alice;
+SELECT pg_temp.on_workers('GRANT CREATE, USAGE ON SCHEMA re TO re_alice');
+SET ROLE re_alice;
+CREATE TABLE alice_raw (k int, at timestamptz, v int);
+CREATE TABLE alice_agg (k int, at timestamptz, n bigint, who text);
+SELECT create_distributed_table('alice_raw', 'k', 4);
+SELECT create_distributed_table('alice_agg', 'k', 4);
+INSERT INTO alice_raw SELECT g % 3, timestamptz '2024-01-01 00:00+00' + g * interval '10 seconds', g FROM generate_series(1, 100) g;
+SELECT rollup.create_rollup('rollup_alice', 'alice_agg',
+  'SELECT k, date_trunc(''minute'', at) AS at, count(*) AS n, current_user::text AS who FROM alice_raw GROUP BY 1, 2');
+SELECT rollup_alice() > 0 AS alice_ran;
+RESET ROLE;
+INSERT INTO alice_raw VALUES (1, '2024-01-01 00:00:05+00', 1);
+SELECT rollup.run_rollup('rollup_alice') > 0 AS superuser_ran;
+SELECT DISTINCT who FROM alice_agg;
+SELECT pg_get_userbyid(proowner) AS function_owner FROM pg_proc WHERE proname = 'rollup_alice';
+SELECT rollup.drop_rollup('rollup_alice');
+DROP TABLE alice_raw, alice_agg;
+REVOKE ALL ON SCHEMA re FROM re_alice;
+DROP ROLE re_alice;
+SELECT pg_temp.on_workers('REVOKE ALL ON SCHEMA re FROM re_alice; DROP ROLE re_alice');
+DROP EXTENSION dblink;
+
 -- drop: the generated function goes, the target stays
 SELECT rollup.drop_rollup('rollup_http_request');
 SELECT count(*) AS rollups FROM rollup.rollups;

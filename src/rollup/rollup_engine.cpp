@@ -583,7 +583,7 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
     pg::AsSuperuser catalog_writer;
     spi.execute("INSERT INTO rollup.rollup (name, owner, source, target, query, source_key, time_column, target_key, "
                 "target_bucket, stride_us, origin_us, fn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                {pg::text_param(name), pg::oid_param(GetUserId()), pg::oid_param(s.source), pg::oid_param(target),
+                {pg::text_param(name), pg::oid_param(me), pg::oid_param(s.source), pg::oid_param(target),
                  pg::text_param(stored_query), pg::text_param(s.source_key), pg::text_param(s.time_column),
                  pg::text_param(s.target_key), pg::text_param(s.target_bucket), pg::int_param(s.stride),
                  pg::int_param(s.origin), pg::oid_param(fn)},
