@@ -103,11 +103,11 @@ std::vector<RollupRow> scan_rollups(Oid only_source, int64_t only_id) {
     return out;
 }
 
-void relcache_callback(Datum, Oid relid) {
+void relcache_changed(Oid relid) {
     if (relid == InvalidOid || relid == cached_catalog) cache_valid = false;
 }
 
-void xact_callback(XactEvent event, void *) {
+void xact_event(XactEvent event) {
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
         event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
         written.clear();
@@ -246,9 +246,22 @@ void rollups_changed() {
     cache_valid = false;
 }
 
+}  // namespace rollup::engine
+
+extern "C" {
+static void rollup_engine_relcache_callback(Datum, Oid relid) {
+    rollup::pg::guard([&] { rollup::engine::relcache_changed(relid); });
+}
+static void rollup_engine_xact_callback(XactEvent event, void *) {
+    rollup::pg::guard([&] { rollup::engine::xact_event(event); });
+}
+}
+
+namespace rollup::engine {
+
 void register_callbacks() {
-    CacheRegisterRelcacheCallback(relcache_callback, 0);
-    RegisterXactCallback(xact_callback, nullptr);
+    CacheRegisterRelcacheCallback(rollup_engine_relcache_callback, 0);
+    RegisterXactCallback(rollup_engine_xact_callback, nullptr);
 }
 
 }  // namespace rollup::engine
