@@ -224,6 +224,17 @@ DROP ROLE re_alice;
 SELECT pg_temp.on_workers('REVOKE ALL ON SCHEMA re FROM re_alice; DROP ROLE re_alice');
 DROP EXTENSION dblink;
 
+-- DROP TABLE of a rollup's source takes the rollup and its function with it.
+CREATE TABLE dr_raw (k int, at timestamptz);
+CREATE TABLE dr_agg (k int, at timestamptz, n bigint);
+SELECT create_distributed_table('dr_raw', 'k', 4);
+SELECT create_distributed_table('dr_agg', 'k', 4);
+SELECT rollup.create_rollup('rollup_dr', 'dr_agg', 'SELECT k, date_trunc(''minute'', at) AS at, count(*) AS n FROM dr_raw GROUP BY 1, 2');
+DROP TABLE dr_raw;
+SELECT count(*) AS rollups_left FROM rollup.rollups WHERE name = 'rollup_dr';
+SELECT count(*) AS functions_left FROM pg_proc WHERE proname = 'rollup_dr';
+DROP TABLE dr_agg;
+
 -- drop: the generated function goes, the target stays
 SELECT rollup.drop_rollup('rollup_http_request');
 SELECT count(*) AS rollups FROM rollup.rollups;

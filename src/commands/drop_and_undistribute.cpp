@@ -72,8 +72,29 @@ ROLLUP_FUNCTION(rollup_drop_trigger) {
         "WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0");
     if (dropped.empty()) PG_RETURN_VOID();
     xact::ForceRemoteTransactions force;
-    for (auto &r : dropped)
-        drop_shards(spi, static_cast<Oid>(std::stoul(*r[0])), r[1].value_or(""), r[2].value_or(""));
+    for (auto &r : dropped) {
+        const Oid relid = static_cast<Oid>(std::stoul(*r[0]));
+        // Rollups that read or write the table go with it, with their name() functions.
+        std::vector<pg::Row> fns;
+        {
+            pg::AsSuperuser catalog_writer;
+            fns = spi.query("DELETE FROM rollup.rollup WHERE source::oid OPERATOR(pg_catalog.=) $1 "
+                            "OR target::oid OPERATOR(pg_catalog.=) $1 RETURNING fn::oid",
+                            {pg::oid_param(relid)}, false);
+            for (auto &f : fns) {
+                if (!f[0]) continue;
+                const Oid fn = static_cast<Oid>(std::stoul(*f[0]));
+                const std::string sig = pg::call([&] {
+                    return std::string(SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn))
+                                           ? format_procedure_qualified(fn)
+                                           : "");
+                });
+                if (!sig.empty()) spi.execute("DROP FUNCTION " + sig, {}, false);
+            }
+        }
+        if (!fns.empty()) engine::rollups_changed();
+        drop_shards(spi, relid, r[1].value_or(""), r[2].value_or(""));
+    }
     PG_RETURN_VOID();
 }
 
