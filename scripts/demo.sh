@@ -127,7 +127,11 @@ if [ "$reads" = 1 ] && run_step "Schedule the rollup and the expiry in the serve
     fi
 fi
 
-banner "Not part of rollup yet: the native incremental rollup engine (rollup.create_rollup)"
+if [ "$reads" = 1 ]; then
+    TUTORIAL=scripts/native
+    run_step "Beyond the tutorial: the same rollup, native and exact" 10_native_rollup.sql || true
+    TUTORIAL=scripts/tutorial
+fi
 
 banner "Summary"
 echo "cluster: coordinator$([ "$NODES" -gt 0 ] && echo " + $NODES workers") on 127.0.0.1, database demo (stopped on exit)"
