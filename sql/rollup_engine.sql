@@ -98,6 +98,12 @@ UPDATE http_request SET status_code = 200 WHERE site_id = 2 AND status_code = 40
 DELETE FROM http_request WHERE site_id = 1 AND response_time_msec < 100;
 SELECT rollup.run_rollup('rollup_http_request') > 0 AS wrote_rows;
 SELECT rollup_diff() AS differences;
+-- Time-bounded UPDATE and DELETE record only the range their WHERE clause allows (either operand order).
+DELETE FROM http_request WHERE ingest_time >= '2024-03-10 12:05:00+00' AND ingest_time < '2024-03-10 12:06:00+00' AND response_time_msec > 40;
+UPDATE http_request SET status_code = 500 WHERE '2024-03-10 13:00:00+00' <= ingest_time AND ingest_time <= '2024-03-10 13:00:30+00';
+SELECT rollup_diff() > 0 AS stale_before_run;
+SELECT rollup.run_rollup('rollup_http_request') > 0 AS wrote_rows;
+SELECT rollup_diff() AS differences;
 -- A transaction that writes and rolls back leaves the rollup exact too (over-recording is harmless).
 BEGIN;
 INSERT INTO http_request (site_id, ingest_time, status_code, response_time_msec) VALUES (6, '2024-03-10 12:01:00+00', 200, 1);

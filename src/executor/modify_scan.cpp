@@ -353,9 +353,9 @@ void run_pushdown(ModifyState *st) {
     const metadata::DistTable &t = metadata::get(st->relid);
     Query *q = deparse::fold_for_execution(st->query, estate->es_param_list_info);
     std::vector<int> shards = writes::shards_for_query(q, t);
-    // Rollups of this table recompute what the statement may have changed (its rows' times are not
-    // known here).
-    engine::note_unknown(t.relid, shards);
+    // Rollups of this table recompute what the statement may have changed: the time range its WHERE
+    // clause allows (unknown when it has none, assigns the time column, or is an INSERT ... SELECT).
+    engine::note_pushdown(t.relid, q, shards);
     // Shards on the coordinator run here (local execution), one statement per task; the others
     // one round trip per node.
     std::map<int, exec::Statements> sql_by_node;

@@ -149,6 +149,79 @@ void note_unknown(Oid source, const std::vector<int> &shard_indexes) {
         for (int i : shard_indexes) written[{source, a}].add(i, unknown);
 }
 
+namespace {
+
+// The time range [lo, hi) that top-level conjuncts `col op constant` of `quals` allow (col = attno of
+// range-table entry `rti`); the whole domain when none bounds it. PostgreSQL-style C.
+core::TimeRange bounds_of(Node *quals, Index rti, AttrNumber attno) {
+    core::TimeRange r{core::kMinTimestamp, core::kEndTimestamp};
+    List *conj = make_ands_implicit(reinterpret_cast<Expr *>(copyObjectImpl(quals)));
+    ListCell *lc;
+    foreach (lc, conj) {
+        Node *n = static_cast<Node *>(lfirst(lc));
+        if (!IsA(n, OpExpr) || list_length(reinterpret_cast<OpExpr *>(n)->args) != 2) continue;
+        OpExpr *op = reinterpret_cast<OpExpr *>(n);
+        Node *a = static_cast<Node *>(linitial(op->args)), *b = static_cast<Node *>(lsecond(op->args));
+        bool flipped = false;
+        if (IsA(a, Const) && IsA(b, Var)) {
+            std::swap(a, b);
+            flipped = true;
+        }
+        if (!IsA(a, Var) || !IsA(b, Const)) continue;
+        Var *v = reinterpret_cast<Var *>(a);
+        Const *c = reinterpret_cast<Const *>(b);
+        if (v->varno != static_cast<int>(rti) || v->varlevelsup != 0 || v->varattno != attno || c->constisnull ||
+            c->consttype != TIMESTAMPTZOID)
+            continue;
+        const int64_t t = DatumGetTimestampTz(c->constvalue);
+        const int64_t clamped = std::max<int64_t>(core::kMinTimestamp, std::min<int64_t>(t, core::kEndTimestamp - 1));
+        Oid fn = get_opcode(op->opno);
+        // col < t (or t > col): rows before t; etc. Bounds are clamped into the domain, where
+        // infinities are bucketed too.
+        if (fn == F_TIMESTAMPTZ_EQ) {
+            r.lo = std::max(r.lo, clamped);
+            r.hi = std::min(r.hi, clamped + 1);
+        } else if ((fn == F_TIMESTAMPTZ_LT && !flipped) || (fn == F_TIMESTAMPTZ_GT && flipped)) {
+            r.hi = std::min(r.hi, t > core::kMinTimestamp ? clamped : core::kMinTimestamp + 1);
+        } else if ((fn == F_TIMESTAMPTZ_LE && !flipped) || (fn == F_TIMESTAMPTZ_GE && flipped)) {
+            r.hi = std::min(r.hi, clamped + 1);
+        } else if ((fn == F_TIMESTAMPTZ_GT && !flipped) || (fn == F_TIMESTAMPTZ_LT && flipped)) {
+            r.lo = std::max(r.lo, std::min<int64_t>(clamped + 1, core::kEndTimestamp - 1));
+        } else if ((fn == F_TIMESTAMPTZ_GE && !flipped) || (fn == F_TIMESTAMPTZ_LE && flipped)) {
+            r.lo = std::max(r.lo, clamped);
+        }
+    }
+    return r;
+}
+
+}  // namespace
+
+void note_pushdown(Oid source, const Query *query, const std::vector<int> &shard_indexes) {
+    const std::vector<AttrNumber> atts = tracked_time_columns(source);
+    if (atts.empty()) return;
+    for (AttrNumber a : atts) {
+        bool assigns = false;
+        if (query->commandType == CMD_UPDATE) {
+            ListCell *lc;
+            foreach (lc, query->targetList) {
+                TargetEntry *tle = lfirst_node(TargetEntry, lc);
+                if (!tle->resjunk && tle->resno == a) assigns = true;
+            }
+        }
+        core::WriteSpan span;
+        if (assigns || query->commandType == CMD_INSERT || !query->jointree || !query->jointree->quals) {
+            span.set_unknown();
+        } else {
+            const Index rti = static_cast<Index>(query->resultRelation);
+            Node *quals = query->jointree->quals;
+            const core::TimeRange r = pg::call([&] { return bounds_of(quals, rti, a); });
+            if (r.empty()) continue;  // no row can match
+            span.add_range(r);
+        }
+        for (int i : shard_indexes) written[{source, a}].add(i, span);
+    }
+}
+
 void record_invalidations() {
     if (written.empty()) return;
     const Oid catalog = metadata::metadata_table_oid("rollup");

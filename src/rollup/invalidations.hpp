@@ -25,6 +25,10 @@ std::vector<AttrNumber> tracked_time_columns(Oid source);
 void note_write(Oid source, AttrNumber attno, int shard_index, const core::WriteSpan &span);
 // This transaction wrote rows of unknown time values to these shards of `source` (all columns).
 void note_unknown(Oid source, const std::vector<int> &shard_indexes);
+// A pushed-down UPDATE or DELETE (its folded Query) on these shards of `source`: the rows it changes
+// are bounded in time by its WHERE clause (comparisons of the time column with constants) unless it
+// assigns the time column; what is not bounded is unknown.
+void note_pushdown(Oid source, const Query *query, const std::vector<int> &shard_indexes);
 // Pre-commit: takes the frontier locks and records the invalidations. No-op when nothing was noted.
 void record_invalidations();
 // How far expiry of `source` may go for its rollups: `cutoff` lowered to each rollup's frontier and
