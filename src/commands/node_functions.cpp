@@ -30,12 +30,9 @@ void ensure_extension() {
 // Checks that a worker answers, with a server we can use.
 void probe_node(int nodeid) {
     conn::Connection &c = conn::acquire(nodeid, 0);
-    PQsetnonblocking(c.pg, 1);
-    if (!PQsendQueryParams(c.pg,
-                           "SELECT pg_catalog.current_setting('server_version_num')::int, "
-                           "pg_catalog.current_setting('max_prepared_transactions')::int",
-                           0, nullptr, nullptr, nullptr, nullptr, 0))
-        conn::throw_remote_error(c, nullptr);
+    conn::send(c,
+               "SELECT pg_catalog.current_setting('server_version_num')::int, "
+               "pg_catalog.current_setting('max_prepared_transactions')::int");
     // Interruptible waits (a node that accepted the connection and then hangs can be cancelled).
     PGresult *res = conn::get_result(c);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) conn::throw_remote_error(c, res);

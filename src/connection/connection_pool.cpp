@@ -390,11 +390,14 @@ void end_copy(Connection &c) {
     }
 }
 
-void exec_control(Connection &c, const std::string &sql) {
+void send(Connection &c, const char *sql, int nparams, const char *const *values) {
     PQsetnonblocking(c.pg, 1);
     // Extended protocol: exactly one statement.
-    if (!PQsendQueryParams(c.pg, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
-        throw_remote_error(c, nullptr);
+    if (!PQsendQueryParams(c.pg, sql, nparams, nullptr, values, nullptr, nullptr, 0)) throw_remote_error(c, nullptr);
+}
+
+void exec_control(Connection &c, const std::string &sql) {
+    send(c, sql.c_str());
     finish_command(c, false);
 }
 

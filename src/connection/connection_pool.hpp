@@ -69,6 +69,10 @@ void close_all();
 // unknown: discard it). Waits on the latch without processing interrupts.
 PGresult *exec_bounded(Connection &c, const char *sql);
 
+// Sends one statement (extended protocol, parameters as text) without waiting for its results: the
+// connection is switched to non-blocking mode (get_result flushes); throws when it cannot be sent.
+void send(Connection &c, const char *sql, int nparams = 0, const char *const *values = nullptr);
+
 // Sends a query and checks its result (for control commands). Waits on the latch too, so that
 // cancel and statement_timeout interrupt it; an interrupted connection is dropped.
 void exec_control(Connection &c, const std::string &sql);

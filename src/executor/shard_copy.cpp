@@ -96,9 +96,7 @@ void ShardCopySink::flush(int idx) {
     const metadata::ShardInfo &shard = table_.shards[idx];
     conn::Connection &c = connection_for_write(shard.nodeid);
     std::string sql = "COPY " + shard.name + " (" + column_list_ + ") FROM STDIN";
-    PQsetnonblocking(c.pg, 1);
-    if (!PQsendQueryParams(c.pg, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
-        conn::throw_remote_error(c, nullptr);
+    conn::send(c, sql.c_str());
     PGresult *res = conn::get_result(c);
     if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
         c.xact = conn::RemoteXact::Failed;

@@ -91,9 +91,7 @@ void check_distributed_deadlock() {
         std::vector<std::vector<std::string>> rows;
         try {
             conn::Connection &c = conn::acquire(n.nodeid, kCheckSlot);
-            PQsetnonblocking(c.pg, 1);
-            if (!PQsendQueryParams(c.pg, kEdgesSql, 0, nullptr, nullptr, nullptr, nullptr, 0))
-                conn::throw_remote_error(c, nullptr);
+            conn::send(c, kEdgesSql);
             for (;;) {
                 PGresult *res = conn::get_result(c);
                 if (!res) break;

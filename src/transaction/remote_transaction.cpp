@@ -26,10 +26,7 @@ bool testing_skip_commit_prepared = false;  // post-commit leaves the prepared t
 bool testing_fail_after_prepare = false;    // pre-commit fails once every node is prepared and recorded
 std::string poison_reason;
 
-void send_or_throw(conn::Connection &c, const std::string &sql) {
-    if (!PQsendQueryParams(c.pg, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
-        conn::throw_remote_error(c, nullptr);
-}
+void send_or_throw(conn::Connection &c, const std::string &sql) { conn::send(c, sql.c_str()); }
 
 // Collects every result of the last query; throws the first error.
 void finish_or_throw(conn::Connection &c) { conn::finish_command(c, false); }
@@ -387,12 +384,10 @@ int recover_prepared() {
             // Asynchronous and interruptible: a node that stops answering cannot hold recovery
             // (or the scheduler's shutdown) forever.
             const char *values[1] = {prefix.c_str()};
-            PQsetnonblocking(c.pg, 1);
-            if (!PQsendQueryParams(c.pg,
-                                   "SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database OPERATOR(pg_catalog.=) "
-                                   "pg_catalog.current_database() AND pg_catalog.starts_with(gid, $1)",
-                                   1, nullptr, values, nullptr, nullptr, 0))
-                conn::throw_remote_error(c, nullptr);
+            conn::send(c,
+                       "SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database OPERATOR(pg_catalog.=) "
+                       "pg_catalog.current_database() AND pg_catalog.starts_with(gid, $1)",
+                       1, values);
             while (PGresult *res = conn::get_result(c)) {
                 if (PQresultStatus(res) != PGRES_TUPLES_OK) conn::throw_remote_error(c, res);
                 for (int i = 0; i < PQntuples(res); i++) {
