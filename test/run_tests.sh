@@ -92,6 +92,11 @@ count_results() {
         f=1
     fi
     [ "$ign" = 0 ] || echo "$label: $ign failed test(s) ignored (schedule \"ignore:\" lines)"
+    # Name each failed test again before the summary: CI shows only the tail of the output.
+    local name
+    while read -r name; do
+        [ -n "$name" ] && problems+=("$label test $name")
+    done < <(sed -nE 's/^[^A-Za-z_]*(test +)?([A-Za-z0-9_]+) +\.\.\. FAILED.*/\2/p' "$log")
     passed=$((passed + p))
     failed=$((failed + f))
 }
@@ -199,8 +204,14 @@ fi
 # 5. report, stop, summary (last line)
 passed=$((passed + ${ROLLUP_UNIT_PASSED:-0}))
 failed=$((failed + ${ROLLUP_UNIT_FAILED:-0}))
+[ "${ROLLUP_UNIT_FAILED:-0}" = 0 ] || problems+=("${ROLLUP_UNIT_FAILED} Catch2 test(s): see build/ctest.log")
+late_report=$(mktemp)
 if [ "$failed" != 0 ]; then
     cluster_report_failure
+    # the diffs again at the very end, after the shell tests: CI keeps only the tail of the output
+    for f in "${CLUSTER_REPORT_FILES[@]}"; do
+        [ -s "$f" ] && { echo "======== $f (first 120 lines)"; head -n 120 "$f"; } >>"$late_report"
+    done
     CLUSTER_REPORT_FILES=()
 fi
 cluster_stop
@@ -220,6 +231,7 @@ if [ "$run_regress" = 1 ] && [ -z "${TESTS:-}" ]; then
         fi
     done
 fi
+cat "$late_report"; rm -f "$late_report"
 for p in "${problems[@]}"; do echo "FAILED: $p"; done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
