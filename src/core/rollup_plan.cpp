@@ -225,6 +225,20 @@ int64_t next_frontier(const Bucketing &b, int64_t frontier, int64_t now, int64_t
     return std::max(frontier, b.start_of(sat_add(clamp_ts(now), -holdback)));
 }
 
+// ---- real-time views ----
+
+RangeList realtime_source_buckets(const Bucketing &b, std::optional<int64_t> frontier,
+                                  const std::vector<TimeRange> &invalidated, const std::vector<TimeRange> &extra) {
+    if (!frontier) return {TimeRange{kNoBegin, kNoEnd}};
+    RangeList all{TimeRange{*frontier, kNoEnd}};
+    for (const TimeRange &r : invalidated) all.push_back(to_buckets(b, r));
+    for (const TimeRange &r : extra) all.push_back(to_buckets(b, r));
+    RangeList out = coalesce(std::move(all));
+    // The domain's first bucket holds -infinity too (clamped): open the list below.
+    if (out.front().lo <= b.first()) out.front().lo = kNoBegin;
+    return out;
+}
+
 // ---- write side ----
 
 void WriteSpan::add(int64_t ts) {

@@ -122,6 +122,15 @@ Bound where_bounds(const Bucketing &b, TimeRange r);
 // the frontier already is. Throws std::invalid_argument for holdback < 0 or an unaligned frontier.
 int64_t next_frontier(const Bucketing &b, int64_t frontier, int64_t now, int64_t holdback);
 
+// ---- real-time views ----
+
+// The bucket ranges a real-time view computes from the source rather than reading from the target:
+// everything before the first run (no frontier); else the frontier and above, plus every recorded
+// invalidation below it widened to whole buckets (their target rows are stale until the next run),
+// plus `extra` (ranges a rollup's own source has yet to finalize, widened the same way). Canonical.
+RangeList realtime_source_buckets(const Bucketing &b, std::optional<int64_t> frontier,
+                                  const std::vector<TimeRange> &invalidated, const std::vector<TimeRange> &extra);
+
 // ---- the write side ----
 
 // The timestamps one statement touched on one shard: rows it wrote (old and new values of an

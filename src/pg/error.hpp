@@ -34,6 +34,8 @@ constexpr int syntax_error = make_sqlstate("42601");
 constexpr int datatype_mismatch = make_sqlstate("42804");
 constexpr int query_canceled = make_sqlstate("57014");
 constexpr int config_file_error = make_sqlstate("F0000");
+constexpr int dependent_objects_still_exist = make_sqlstate("2BP01");
+constexpr int program_limit_exceeded = make_sqlstate("54000");
 }  // namespace sqlstate
 
 class PgError : public std::runtime_error {

@@ -113,6 +113,7 @@ extern "C" {
 #include "parser/scanner.h"
 #include "common/keywords.h"
 #include "utils/rangetypes.h"
+#include "utils/multirangetypes.h"
 #include "parser/parse_coerce.h"
 #include "rewrite/rewriteHandler.h"
 #include "executor/execdesc.h"

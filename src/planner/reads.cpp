@@ -398,6 +398,10 @@ Plan *plan_scan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List 
         if (!whole_row && !bms_is_member(a - FirstLowInvalidHeapAttributeNumber, attrs)) continue;
         spec.fetch_attnums = pg::call([&] { return lappend_int(spec.fetch_attnums, a); });
     }
+    // No column needed (count(*) over a UNION ALL, EXISTS): rows still count, and a row of no
+    // columns does not survive the local path (a PGresult cannot hold one). Fetch one column.
+    for (int a = 1; spec.fetch_attnums == NIL && a <= atts.n; a++)
+        if (!atts.dropped[a - 1]) spec.fetch_attnums = pg::call([&] { return lappend_int(spec.fetch_attnums, a); });
     spec.remote_quals = remote;
     spec.all_shards = pr.all;
     for (int s : pr.shards) spec.shards = pg::call([&] { return lappend_int(spec.shards, s); });

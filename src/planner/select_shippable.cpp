@@ -77,6 +77,21 @@ bool function_ok(Oid funcid) {
 
 bool ship_walker(Node *node, ShipContext *ctx);
 
+// rollup.realtime_*(constant): the functions real-time views read. They are STABLE, so the scan
+// folds them into constants on the coordinator before printing a shard statement; with constant
+// arguments nothing of them is left for a node to evaluate.
+bool folded_realtime_function(FuncExpr *f) {
+    if (builtin(f->funcid) || func_volatile(f->funcid) != PROVOLATILE_STABLE) return false;
+    const Oid nsp = get_namespace_oid("rollup", true);
+    if (!OidIsValid(nsp) || get_func_namespace(f->funcid) != nsp) return false;
+    char *name = get_func_name(f->funcid);
+    if (!name || strncmp(name, "realtime_", 9) != 0) return false;
+    ListCell *lc;
+    foreach (lc, f->args)
+        if (!IsA(lfirst(lc), Const)) return false;
+    return builtin(f->funcresulttype);
+}
+
 bool sortclauses_ok(List *clauses) {
     ListCell *lc;
     foreach (lc, clauses) {
@@ -108,6 +123,7 @@ bool ship_walker(Node *node, ShipContext *ctx) {
         }
         case T_FuncExpr: {
             FuncExpr *f = reinterpret_cast<FuncExpr *>(node);
+            if (folded_realtime_function(f)) return false;
             if (f->funcretset || !function_ok(f->funcid) || !builtin(f->funcresulttype)) return true;
             if (prints_setting_dependent(f)) return true;
             break;

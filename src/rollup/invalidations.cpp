@@ -7,6 +7,7 @@
 #include "core/rollup_plan.hpp"
 
 #include "rollup/invalidations.hpp"
+#include "rollup/rollup_internal.hpp"
 
 #include "metadata/metadata_cache.hpp"
 #include "pg/as_superuser.hpp"
@@ -25,6 +26,8 @@ std::map<Oid, std::vector<AttrNumber>> tracked;  // source -> time columns
 
 // What this transaction wrote, per (source, time column): the spans per shard.
 std::map<std::pair<Oid, AttrNumber>, core::WriteLog> written;
+// Rollups this transaction ran (note_run): their commit locks are taken at pre-commit.
+std::vector<int64_t> runs;
 
 struct RollupRow {
     int64_t id;
@@ -109,8 +112,10 @@ void relcache_changed(Oid relid) {
 
 void xact_event(XactEvent event) {
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
-        event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+        event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE) {
         written.clear();
+        runs.clear();
+    }
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) cache_valid = false;
 }
 
@@ -222,7 +227,16 @@ void note_pushdown(Oid source, const Query *query, const std::vector<int> &shard
     }
 }
 
+void note_run(int64_t id) { runs.push_back(id); }
+
 void record_invalidations() {
+    if (!runs.empty()) {
+        const Oid catalog = metadata::metadata_table_oid("rollup");
+        std::vector<int64_t> ids = std::move(runs);
+        runs.clear();
+        for (int64_t id : ids)
+            pg::call([&] { LockDatabaseObject(catalog, static_cast<Oid>(id), kCommitLock, ExclusiveLock); });
+    }
     if (written.empty()) return;
     const Oid catalog = metadata::metadata_table_oid("rollup");
     // Take what was noted: a failure below aborts the transaction, which clears it anyway.

@@ -29,8 +29,12 @@ void note_unknown(Oid source, const std::vector<int> &shard_indexes);
 // are bounded in time by its WHERE clause (comparisons of the time column with constants) unless it
 // assigns the time column; what is not bounded is unknown.
 void note_pushdown(Oid source, const Query *query, const std::vector<int> &shard_indexes);
-// Pre-commit: takes the frontier locks and records the invalidations. No-op when nothing was noted.
+// Pre-commit: takes the frontier locks and records the invalidations, then the commit locks of the
+// runs this transaction made. No-op when nothing was noted.
 void record_invalidations();
+// This transaction ran rollup `id`: its commit lock (rollup_internal.hpp, kCommitLock) is taken at
+// pre-commit and held through the distributed commit, so real-time views wait only for that.
+void note_run(int64_t id);
 // How far expiry of `source` may go for its rollups: `cutoff` lowered to each rollup's frontier and
 // to the oldest range it has still to recompute, then down to that rollup's bucket boundary (a bucket
 // expires whole or not at all, so no run ever rewrites one from what is left of it). nullopt when a

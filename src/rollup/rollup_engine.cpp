@@ -27,38 +27,12 @@
 #include "pg/spi.hpp"
 #include "planner/select_internal.hpp"
 #include "rollup/invalidations.hpp"
+#include "rollup/rollup_internal.hpp"
 #include "transaction/remote_transaction.hpp"
 
 namespace rollup::engine {
 
-namespace {
-
-constexpr int64_t kUnixTo2000Us = 946684800LL * 1000000;  // 2000-01-01 - 1970-01-01, microseconds
-
-struct Rollup {
-    int64_t id = 0;
-    std::string name;
-    Oid owner = InvalidOid;
-    Oid source = InvalidOid;
-    Oid target = InvalidOid;
-    std::string query;
-    std::string source_key, time_column, target_key, target_bucket;
-    int64_t stride = 0, origin = 0;
-    std::optional<int64_t> frontier;
-};
-
-// The analyzed rollup query and what it is made of.
-struct Shape {
-    Query *query = nullptr;
-    Oid source = InvalidOid;
-    AttrNumber time_attno = 0;
-    std::string source_key, time_column, target_key, target_bucket;
-    Node *bucket_expr = nullptr;
-    int64_t stride = 0, origin = 0;
-    std::vector<std::pair<std::string, Oid>> outputs;  // name, type
-};
-
-[[noreturn]] void fail(int code, const std::string &msg, const std::string &detail = {}, const std::string &hint = {}) {
+[[noreturn]] void fail(int code, const std::string &msg, const std::string &detail, const std::string &hint) {
     throw PgError(code, msg, detail, hint);
 }
 
@@ -94,7 +68,38 @@ AttrNumber source_column(Node *e) {
     return v->varno == 1 && v->varlevelsup == 0 ? v->varattno : 0;
 }
 
-// date_trunc('second' | 'minute', ts) or date_bin(<interval>, ts, <timestamptz>) of a timestamptz
+// Whether date_trunc(unit, t) equals date_bin(<unit>, t, '2000-01-01 00:00:00+00') in this session's
+// time zone: its offset from UTC is a whole number of units (hours; for days, zero) now and half a
+// year and a year from now (either side of a daylight saving change).
+bool whole_unit_time_zone(const char *unit, int64_t unit_us) {
+    return pg::call([&] {
+        TimestampTz now = GetCurrentTransactionStartTimestamp();
+        for (int k = 0; k < 3; k++) {
+            TimestampTz t = now + static_cast<int64_t>(k) * 182 * USECS_PER_DAY;
+            TimestampTz trunc = DatumGetTimestampTz(DirectFunctionCall2(
+                timestamptz_trunc, PointerGetDatum(cstring_to_text(unit)), TimestampTzGetDatum(t)));
+            if ((trunc % unit_us + unit_us) % unit_us != 0) return false;
+        }
+        return true;
+    });
+}
+
+// date_bin(<width>, arg, '2000-01-01 00:00:00+00'): what date_trunc(unit, arg) is in a time zone of
+// whole units, in a form whose value does not depend on the session.
+Node *fixed_bin(Node *arg, int64_t width_us) {
+    return pg::call([&] {
+        Interval *hour = static_cast<Interval *>(palloc0(sizeof(Interval)));
+        hour->time = width_us;
+        Const *width = makeConst(INTERVALOID, -1, InvalidOid, sizeof(Interval), PointerGetDatum(hour), false, false);
+        Const *origin = makeConst(TIMESTAMPTZOID, -1, InvalidOid, sizeof(TimestampTz), TimestampTzGetDatum(0), false,
+                                  FLOAT8PASSBYVAL);
+        return reinterpret_cast<Node *>(makeFuncExpr(F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ, TIMESTAMPTZOID,
+                                                     list_make3(width, arg, origin), InvalidOid, InvalidOid,
+                                                     COERCE_EXPLICIT_CALL));
+    });
+}
+
+// date_trunc('second' | 'minute' | 'hour', ts) or date_bin(<interval>, ts, <timestamptz>) of a timestamptz
 // column: its bucketing, or false.
 bool bucketing_of(Node *e, AttrNumber *attno, int64_t *stride, int64_t *origin) {
     if (!e || !IsA(e, FuncExpr)) return false;
@@ -106,10 +111,22 @@ bool bucketing_of(Node *e, AttrNumber *attno, int64_t *stride, int64_t *origin) 
         std::string u = pg::call([&] { return std::string(TextDatumGetCString(reinterpret_cast<Const *>(unit)->constvalue)); });
         if (u == "second") *stride = 1000000;
         else if (u == "minute") *stride = 60 * 1000000LL;
+        else if (u == "hour" && whole_unit_time_zone("hour", USECS_PER_HOUR)) *stride = USECS_PER_HOUR;
+        else if (u == "day" && whole_unit_time_zone("day", USECS_PER_DAY)) *stride = USECS_PER_DAY;
         else
-            fail(sqlstate::feature_not_supported, "date_trunc('" + u + "', ...) is not supported as the bucket of a rollup yet",
-                 "Its buckets depend on the session's time zone.",
-                 "Use date_bin('1 " + u + "', column, '2000-01-01 00:00:00+00') for buckets of a fixed width.");
+            fail(sqlstate::feature_not_supported,
+                 "date_trunc('" + u + "', ...) is not supported as the bucket of a rollup" +
+                     (u == "hour" || u == "day" ? " in this time zone" : ""),
+                 u == "hour"  ? "The session's time zone is not a whole number of hours from UTC, so its hours are not "
+                                "the same for every session."
+                 : u == "day" ? "Days are fixed buckets only in UTC: elsewhere they follow the session's time zone."
+                              : "Its buckets do not all have the same width.",
+                 u == "hour" || u == "day"
+                     ? "Use date_bin('1 " + u + "', column, '2000-01-01 00:00:00+00') (or another origin) for buckets of a "
+                       "fixed width."
+                 : u == "week" ? "Use date_bin('7 days', column, '2000-01-03 00:00:00+00') (weeks from Monday, UTC)."
+                               : "Roll up per day with date_bin('1 day', column, '2000-01-01 00:00:00+00') and group the days "
+                                 "by " + u + " when you read them.");
         *attno = a;
         *origin = 0;
         return true;
@@ -181,6 +198,11 @@ Shape analyze_shape(const std::string &sql) {
         int64_t stride = 0, origin = 0;
         if (bucketing_of(e, &a, &stride, &origin)) {
             buckets++;
+            if ((stride == USECS_PER_HOUR || stride == USECS_PER_DAY) && IsA(e, FuncExpr) &&
+                reinterpret_cast<FuncExpr *>(e)->funcid == F_DATE_TRUNC_TEXT_TIMESTAMPTZ) {
+                e = fixed_bin(static_cast<Node *>(lsecond(reinterpret_cast<FuncExpr *>(e)->args)), stride);
+                tle->expr = reinterpret_cast<Expr *>(e);
+            }
             s.time_attno = a;
             s.stride = stride;
             s.origin = origin;
@@ -226,7 +248,7 @@ const char *kSelectRollup =
     "SELECT rollup_id, name, owner, source::oid, target::oid, query, source_key, time_column, target_key, "
     "target_bucket, stride_us, origin_us, "
     "CASE WHEN frontier IS NULL THEN NULL "
-    "ELSE ((extract(epoch FROM frontier) * 1000000)::bigint - 946684800000000) END "
+    "ELSE ((extract(epoch FROM frontier) * 1000000)::bigint - 946684800000000) END, source_rollup "
     "FROM rollup.rollup ";
 
 Rollup rollup_from(const pg::Row &r) {
@@ -244,6 +266,7 @@ Rollup rollup_from(const pg::Row &r) {
     x.stride = std::stoll(*r[10]);
     x.origin = std::stoll(*r[11]);
     x.frontier = opt_int(r[12]);
+    x.source_rollup = opt_int(r[13]);
     return x;
 }
 
@@ -259,6 +282,27 @@ Rollup load(const std::string &where, const std::vector<pg::Param> &params, cons
 }
 
 Oid rollup_catalog_oid() { return metadata::metadata_table_oid("rollup"); }
+
+std::vector<Rollup> upper_rollups(int64_t id) {
+    pg::SpiSession spi;
+    std::vector<pg::Row> rows;
+    {
+        pg::AsSuperuser catalog_reader;
+        rows = spi.query(std::string(kSelectRollup) + "WHERE source_rollup = $1 ORDER BY rollup_id", {pg::int_param(id)},
+                         false);
+    }
+    std::vector<Rollup> out;
+    for (auto &r : rows) out.push_back(rollup_from(r));
+    return out;
+}
+
+void wait_for_commit_phase(int64_t id) {
+    const Oid catalog = rollup_catalog_oid();
+    pg::call([&] {
+        LockDatabaseObject(catalog, static_cast<Oid>(id), kCommitLock, ShareLock);
+        UnlockDatabaseObject(catalog, static_cast<Oid>(id), kCommitLock, ShareLock);
+    });
+}
 
 std::string timestamptz_literal(int64_t us) {
     conn::CanonicalOutputStyle style;
@@ -313,11 +357,16 @@ int64_t first_timestamp(const Rollup &r) {
     return rows[0][1] ? std::stoll(*rows[0][1]) : INT64_MIN;
 }
 
+namespace {
+
 int64_t run(const Rollup &r) {
     if (!pg::call([&] { return has_privs_of_role(GetUserId(), r.owner); }))
         fail(sqlstate::insufficient_privilege, "permission denied for rollup " + r.name);
     ensure_owner(r.source);
     ensure_owner(r.target);
+    // The run writes the target like any writer: a rollup of this target waits for it to finish
+    // (its WaitForLockers below), so it never reads half of this run.
+    pg::call([&] { LockRelationOid(r.target, RowExclusiveLock); });
     // Writers in flight on the source first (they hold its lock until they commit), then the frontier
     // lock: a writer waiting for the frontier lock at pre-commit still holds the source's lock.
     pg::call([&] {
@@ -327,7 +376,7 @@ int64_t run(const Rollup &r) {
     });
     const Oid catalog = rollup_catalog_oid();
     const int64_t id = r.id;
-    pg::call([&] { LockDatabaseObject(catalog, static_cast<Oid>(id), 0, ExclusiveLock); });
+    pg::call([&] { LockDatabaseObject(catalog, static_cast<Oid>(id), kRunLock, ExclusiveLock); });
     Rollup cur = load("WHERE rollup_id = $1", {pg::int_param(r.id)}, r.name);
     const core::Bucketing bucketing(cur.stride, cur.origin);
     const metadata::DistTable &src = metadata::get(cur.source);
@@ -336,6 +385,14 @@ int64_t run(const Rollup &r) {
     req.shard_count = src.shard_count;
     req.frontier = cur.frontier;
     req.now = GetCurrentTimestamp();
+    // A rollup of a rollup consumes only what the one below has finalized: its buckets complete
+    // below that rollup's frontier (read after the lower run's commit has finished on every node).
+    if (cur.source_rollup) {
+        wait_for_commit_phase(*cur.source_rollup);
+        Rollup lower = load("WHERE rollup_id = $1", {pg::int_param(*cur.source_rollup)}, "below " + cur.name);
+        if (!lower.frontier) return 0;  // nothing finalized below yet
+        req.now = std::min(req.now, *lower.frontier);
+    }
     {
         pg::SpiSession spi;
         std::vector<pg::Row> inv;
@@ -442,8 +499,32 @@ int64_t run(const Rollup &r) {
     for (const exec::Task &t : tasks)
         for (size_t k = 1; k < t.statement_rows.size(); k += 2) rows += t.statement_rows[k];
 
-    // Progress, in the same transaction.
+    // Rollups of this target: the buckets rewritten below their frontiers are stale there. Each one's
+    // run lock in share mode (its run holds it exclusively while it reads this target and moves its
+    // frontier) until this transaction ends, then its frontier, then the record.
+    std::vector<Rollup> uppers = upper_rollups(cur.id);
     pg::SpiSession spi;
+    for (const Rollup &up : uppers) {
+        pg::call([&] { LockDatabaseObject(catalog, static_cast<Oid>(up.id), kRunLock, ShareLock); });
+        Rollup u = load("WHERE rollup_id = $1", {pg::int_param(up.id)}, up.name);
+        if (!u.frontier) continue;  // nothing materialized there yet
+        const core::Bucketing ub(u.stride, u.origin);
+        for (int i = 0; i < static_cast<int>(step.recompute.size()); i++) {
+            core::RangeList stale;
+            for (const core::TimeRange &rg : core::clip(step.recompute[i], core::kNoBegin, *u.frontier))
+                stale.push_back(core::to_buckets(ub, rg));
+            for (const core::TimeRange &rg : core::coalesce(stale)) {
+                pg::AsSuperuser catalog_writer;
+                spi.execute("INSERT INTO rollup.rollup_invalidation VALUES ($1, $2, "
+                            "'2000-01-01 00:00:00+00'::timestamptz + $3 * interval '1 microsecond', "
+                            "'2000-01-01 00:00:00+00'::timestamptz + $4 * interval '1 microsecond')",
+                            {pg::int_param(u.id), {INT4OID, std::to_string(i)}, pg::int_param(rg.lo), pg::int_param(rg.hi)},
+                            false);
+            }
+        }
+    }
+
+    // Progress, in the same transaction; then the commit lock, held through the distributed commit.
     pg::AsSuperuser catalog_writer;
     spi.execute("DELETE FROM rollup.rollup_invalidation WHERE rollup_id = $1", {pg::int_param(cur.id)}, false);
     for (int i = 0; i < static_cast<int>(step.remaining.size()); i++)
@@ -459,6 +540,7 @@ int64_t run(const Rollup &r) {
                 {pg::int_param(cur.id), pg::int_param(step.to_frontier), pg::int_param(rows),
                  pg::int_param(static_cast<int64_t>(buckets))},
                 false);
+    note_run(id);
     return rows;
 }
 
@@ -468,6 +550,37 @@ int64_t run(const Rollup &r) {
 
 using namespace rollup;
 using rollup::engine::fail;
+
+namespace rollup::engine {
+namespace {
+// A BRIN index on (attno) of a distributed table unless an index starts with that column.
+void ensure_time_index(pg::SpiSession &spi, Oid relid, AttrNumber attno) {
+    if (attno == InvalidAttrNumber) return;
+    const bool indexed = pg::call([&] {
+        Relation rel = table_open(relid, AccessShareLock);
+        List *indexes = RelationGetIndexList(rel);
+        bool found = false;
+        ListCell *lc;
+        foreach (lc, indexes) {
+            HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+            if (!HeapTupleIsValid(tup)) continue;
+            Form_pg_index idx = (Form_pg_index)GETSTRUCT(tup);
+            if (idx->indnkeyatts > 0 && idx->indkey.values[0] == attno) found = true;
+            ReleaseSysCache(tup);
+        }
+        table_close(rel, AccessShareLock);
+        return found;
+    });
+    if (indexed) return;
+    const std::string column = pg::call([&] { return std::string(get_attname(relid, attno, false)); });
+    std::string index_name = rel_name(relid) + "_" + column + "_brin";
+    if (index_name.size() >= NAMEDATALEN) index_name = "rollup_brin_" + std::to_string(relid);
+    spi.execute("CREATE INDEX " + quote(index_name) + " ON " + qualified(relid) + " USING brin (" + quote(column) + ")", {},
+                false);
+}
+
+}  // namespace
+}  // namespace rollup::engine
 
 ROLLUP_FUNCTION(rollup_create_rollup) {
     const std::string name = pg::call([&] { return std::string(text_to_cstring(PG_GETARG_TEXT_PP(0))); });
@@ -509,6 +622,58 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
                      ", but the rollup query computes " + want);
         }
     }
+    // A rollup of a rollup: its source is another rollup's target. Its runs consume only what that
+    // rollup has finalized; no chain may loop back onto itself.
+    std::optional<int64_t> source_rollup;
+    {
+        pg::SpiSession spi;
+        pg::AsSuperuser catalog_reader;
+        auto rows = spi.query("SELECT rollup_id FROM rollup.rollup WHERE target = $1 ORDER BY rollup_id LIMIT 1",
+                              {pg::oid_param(s.source)}, false);
+        if (!rows.empty()) source_rollup = std::stoll(*rows[0][0]);
+        std::optional<int64_t> at = source_rollup;
+        for (int depth = 0; at && depth < 64; depth++) {
+            auto up = spi.query("SELECT source::oid, source_rollup FROM rollup.rollup WHERE rollup_id = $1",
+                                {pg::int_param(*at)}, false);
+            if (up.empty()) break;
+            if (static_cast<Oid>(std::stoul(*up[0][0])) == target || s.source == target)
+                fail(sqlstate::invalid_parameter_value, "a rollup cannot feed its own source",
+                     "\"" + engine::rel_name(target) + "\" is read by the rollups below this one.");
+            at = engine::opt_int(up[0][1]);
+        }
+    }
+    if (s.source == target) fail(sqlstate::invalid_parameter_value, "a rollup cannot feed its own source");
+    if (source_rollup) {
+        // avg() over rows that are already aggregates weighs every row of the lower level equally,
+        // not every raw row: exact only with equal counts. Say so, and what to keep instead.
+        struct Finder {
+            static bool walk(Node *n, bool *found) {
+                if (!n) return false;
+                if (IsA(n, Aggref)) {
+                    char *fname = get_func_name(reinterpret_cast<Aggref *>(n)->aggfnoid);
+                    if (fname && strcmp(fname, "avg") == 0) *found = true;
+                }
+                return expression_tree_walker(n, reinterpret_cast<bool (*)()>(walk), found);
+            }
+        };
+        bool averages = false;
+        pg::call([&] {
+            Finder::walk(reinterpret_cast<Node *>(s.query->targetList), &averages);
+            Finder::walk(s.query->havingQual, &averages);
+        });
+        if (averages) {
+            const std::string src = engine::rel_name(s.source);
+            pg::call([&] {
+                ereport(WARNING,
+                        (errmsg("rollup %s averages averages: avg() over \"%s\", whose rows are already aggregates",
+                                name.c_str(), src.c_str()),
+                         errdetail("The average of per-bucket averages weighs every bucket equally, not every raw row, "
+                                   "so it is not the average of the raw rows."),
+                         errhint("Keep a sum and a count in the lower rollup (e.g. response_time_sum and "
+                                 "request_count) and compute sum(response_time_sum) / sum(request_count) from them.")));
+            });
+        }
+    }
     // name(): in the schema where CREATE FUNCTION would put it; an existing one is never replaced.
     Oid nsp = pg::call([&] {
         char *n = pstrdup(name.c_str());
@@ -534,31 +699,12 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
         stored_query = pg::call([&] { return std::string(pg_get_querydef(q, false)); });
     }
     pg::SpiSession spi;
-    // A run reads the source by time ranges: without an index on the time column every shard would be
-    // scanned whole for each run. A BRIN index is tiny and fits append-mostly event data; it is made
-    // (and propagated to the shards) only when no index starts with that column.
-    const bool indexed = pg::call([&] {
-        Relation rel = table_open(s.source, AccessShareLock);
-        List *indexes = RelationGetIndexList(rel);
-        bool found = false;
-        ListCell *lc;
-        foreach (lc, indexes) {
-            HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-            if (!HeapTupleIsValid(tup)) continue;
-            Form_pg_index idx = (Form_pg_index)GETSTRUCT(tup);
-            if (idx->indnkeyatts > 0 && idx->indkey.values[0] == s.time_attno) found = true;
-            ReleaseSysCache(tup);
-        }
-        table_close(rel, AccessShareLock);
-        return found;
-    });
-    if (!indexed) {
-        std::string index_name = engine::rel_name(s.source) + "_" + s.time_column + "_brin";
-        if (index_name.size() >= NAMEDATALEN) index_name = "rollup_brin_" + std::to_string(s.source);
-        spi.execute("CREATE INDEX " + engine::quote(index_name) + " ON " +
-                        engine::qualified(s.source) + " USING brin (" + engine::quote(s.time_column) + ")",
-                    {}, false);
-    }
+    // A run reads the source by time ranges, and a real-time view (and a dashboard) reads the target
+    // by bucket ranges: without an index on those columns every shard would be scanned whole each
+    // time. A BRIN index is tiny and fits append-mostly event data; it is made (and propagated to
+    // the shards) only when no index starts with that column.
+    engine::ensure_time_index(spi, s.source, s.time_attno);
+    engine::ensure_time_index(spi, target, pg::call([&] { return get_attnum(target, s.target_bucket.c_str()); }));
     // name() is LANGUAGE C, which only a superuser may create: the caller must be allowed to create
     // a function in that schema; the function is created in a privileged scope (the name quoted, the
     // rest fixed text) and given to the caller.
@@ -582,11 +728,13 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
     });
     pg::AsSuperuser catalog_writer;
     spi.execute("INSERT INTO rollup.rollup (name, owner, source, target, query, source_key, time_column, target_key, "
-                "target_bucket, stride_us, origin_us, fn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                "target_bucket, stride_us, origin_us, fn, source_rollup) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 {pg::text_param(name), pg::oid_param(me), pg::oid_param(s.source), pg::oid_param(target),
                  pg::text_param(stored_query), pg::text_param(s.source_key), pg::text_param(s.time_column),
                  pg::text_param(s.target_key), pg::text_param(s.target_bucket), pg::int_param(s.stride),
-                 pg::int_param(s.origin), pg::oid_param(fn)},
+                 pg::int_param(s.origin), pg::oid_param(fn),
+                 source_rollup ? pg::int_param(*source_rollup) : pg::Param{INT8OID, std::nullopt}},
                 false);
     engine::rollups_changed();
     PG_RETURN_VOID();
@@ -613,6 +761,23 @@ ROLLUP_FUNCTION(rollup_drop_rollup) {
     std::vector<pg::Row> fn;
     {
         pg::AsSuperuser catalog_writer;
+        // What depends on the rollup: real-time views (a dropped view leaves a row behind, removed
+        // here) and rollups of its target. Neither is dropped along: the user says which goes.
+        spi.execute("DELETE FROM rollup.realtime_view v WHERE v.rollup_id = $1 AND NOT EXISTS "
+                    "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) v.view_oid)",
+                    {pg::int_param(r.id)}, false);
+        auto views = spi.query("SELECT pg_catalog.string_agg(view_oid::pg_catalog.regclass::text, ', ') "
+                               "FROM rollup.realtime_view WHERE rollup_id = $1 HAVING count(*) > 0",
+                               {pg::int_param(r.id)}, false);
+        if (!views.empty() && views[0][0])
+            fail(sqlstate::dependent_objects_still_exist, "cannot drop rollup " + r.name + ": real-time views depend on it",
+                 "view " + *views[0][0] + " reads the rollup's frontier.", "DROP VIEW it first.");
+        auto uppers = spi.query("SELECT pg_catalog.string_agg(name, ', ') FROM rollup.rollup WHERE source_rollup = $1 "
+                                "HAVING count(*) > 0",
+                                {pg::int_param(r.id)}, false);
+        if (!uppers.empty() && uppers[0][0])
+            fail(sqlstate::dependent_objects_still_exist, "cannot drop rollup " + r.name + ": other rollups read its target",
+                 "rollup " + *uppers[0][0] + " consumes what this rollup finalizes.", "Drop those rollups first.");
         fn = spi.query("DELETE FROM rollup.rollup WHERE rollup_id = $1 RETURNING fn::oid", {pg::int_param(r.id)}, false);
     }
     if (!fn.empty() && fn[0][0]) {

@@ -1,0 +1,311 @@
+// Real-time views: rollup.create_realtime_view and the functions its views read
+// (docs/realtime-views.md; the range arithmetic is core::realtime_source_buckets).
+//
+// Design note. A real-time view is a plain view of four UNION ALL arms over the rollup's target and
+// source, so PostgreSQL (and the distributed planner under it) pushes a user's filters into every
+// arm: a `site_id = 7` routes each arm to one shard, a time filter bounds each scan.
+//   1. target rows of buckets outside realtime_source_buckets() (materialized and not stale);
+//   2. target rows of stale buckets (invalidated below the frontier) whose cell has no source row
+//      left: a run keeps such rows, so the view does too;
+//   3. the rollup query over source rows at or above the frontier (the tail);
+//   4. the rollup query over source rows of the stale buckets.
+// The functions are STABLE and take constants, so each statement folds them into constants once, on
+// the coordinator, before any shard statement is printed (select_shippable.cpp lets them through
+// for that reason only); the constants go to the shards, where the time indexes bound each scan.
+// They read the catalog in the statement's snapshot (never newer than the data it reads) after
+// waiting for a run that is finishing its distributed commit, so no bucket is missing or doubled.
+// A rollup of a rollup reads the real-time form of the rollup below instead of its target, so its
+// view is exact down to the raw rows.
+// Must never: put user text into the view other than through the deparsed query tree and quoted
+// identifiers, or create the view with raised privileges (the caller owns it).
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rollup_plan.hpp"
+
+#include "metadata/metadata_cache.hpp"
+#include "pg/as_superuser.hpp"
+#include "pg/pinned_settings.hpp"
+#include "pg/spi.hpp"
+#include "rollup/invalidations.hpp"
+#include "rollup/rollup_internal.hpp"
+
+namespace rollup::engine {
+
+namespace {
+
+constexpr int kMaxLevels = 16;
+
+// What a real-time view of one rollup reads at this moment.
+struct RealtimeState {
+    std::optional<int64_t> frontier;
+    core::RangeList from_source;  // buckets computed from the source
+    core::RangeList stale;        // the part of from_source below the frontier
+};
+
+RealtimeState state_of(int64_t id, int depth) {
+    if (depth > kMaxLevels) fail(sqlstate::program_limit_exceeded, "rollups are nested too deeply");
+    wait_for_commit_phase(id);
+    pg::SpiSession spi;
+    std::vector<pg::Row> row, inv;
+    {
+        // In the statement's own snapshot (read-only SPI): never newer than the rows it reads here.
+        pg::AsSuperuser catalog_reader;
+        row = spi.query("SELECT CASE WHEN frontier IS NULL THEN NULL "
+                        "ELSE ((extract(epoch FROM frontier) * 1000000)::bigint - 946684800000000) END, "
+                        "stride_us, origin_us, source_rollup FROM rollup.rollup WHERE rollup_id = $1",
+                        {pg::int_param(id)}, true);
+        inv = spi.query("SELECT (extract(epoch FROM lo) * 1000000)::bigint - 946684800000000, "
+                        "(extract(epoch FROM hi) * 1000000)::bigint - 946684800000000 "
+                        "FROM rollup.rollup_invalidation WHERE rollup_id = $1",
+                        {pg::int_param(id)}, true);
+    }
+    if (row.empty())
+        fail(sqlstate::undefined_object, "rollup " + std::to_string(id) + " does not exist",
+             "A real-time view outlived its rollup.", "Drop the view.");
+    RealtimeState st;
+    if (row[0][0]) st.frontier = std::stoll(*row[0][0]);
+    const core::Bucketing b(std::stoll(*row[0][1]), std::stoll(*row[0][2]));
+    std::vector<core::TimeRange> recorded, below;
+    for (auto &r : inv) recorded.push_back({std::stoll(*r[0]), std::stoll(*r[1])});
+    // A rollup of a rollup: what the rollup below has not finalized under this one's frontier is
+    // stale here too (its target changes at its next run).
+    if (row[0][3]) {
+        RealtimeState lower = state_of(std::stoll(*row[0][3]), depth + 1);
+        below = lower.stale;
+    }
+    st.from_source = core::realtime_source_buckets(b, st.frontier, recorded, below);
+    if (st.frontier) st.stale = core::clip(st.from_source, core::kNoBegin, *st.frontier);
+    return st;
+}
+
+Datum timestamptz_datum(int64_t us) { return TimestampTzGetDatum(us); }
+
+// The target's columns in attribute order (no dropped ones): name, type, typmod, attno.
+struct Column {
+    std::string name;
+    Oid type;
+    int32 typmod;
+    AttrNumber attno;
+};
+
+std::vector<Column> columns_of(Oid relid) {
+    return pg::call([&] {
+        std::vector<Column> out;
+        Relation rel = relation_open(relid, AccessShareLock);
+        TupleDesc d = RelationGetDescr(rel);
+        for (int i = 0; i < d->natts; i++) {
+            Form_pg_attribute a = TupleDescAttr(d, i);
+            if (a->attisdropped) continue;
+            out.push_back({NameStr(a->attname), a->atttypid, a->atttypmod, a->attnum});
+        }
+        relation_close(rel, AccessShareLock);
+        return out;
+    });
+}
+
+std::string type_sql(Oid type, int32 typmod) {
+    return pg::call([&] { return std::string(format_type_extended(type, typmod, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY)); });
+}
+
+std::string fn(const char *name, int64_t id) {
+    return std::string("rollup.") + name + "(" + std::to_string(id) + "::pg_catalog.int8)";
+}
+
+// Renumbers Vars of range-table entry 1 (the source) to the positions of the subquery that replaces it.
+struct Renumber {
+    const std::vector<AttrNumber> *position;  // by attno
+    static bool walk(Node *n, Renumber *ctx) {
+        if (!n) return false;
+        if (IsA(n, Var)) {
+            Var *v = reinterpret_cast<Var *>(n);
+            if (v->varno == 1 && v->varlevelsup == 0 && v->varattno > 0) {
+                if (static_cast<size_t>(v->varattno) >= ctx->position->size() || (*ctx->position)[v->varattno] == 0)
+                    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                                    errmsg("the rollup below has no column %d in its real-time form", v->varattno)));
+                v->varattno = (*ctx->position)[v->varattno];
+                v->varattnosyn = v->varattno;
+            }
+            return false;
+        }
+        if (IsA(n, Query))
+            return query_tree_walker(reinterpret_cast<Query *>(n), reinterpret_cast<bool (*)()>(walk), ctx, 0);
+        return expression_tree_walker(n, reinterpret_cast<bool (*)()>(walk), ctx);
+    }
+};
+
+std::string realtime_select(const Rollup &r, int depth);
+
+// The rollup query with `cond` (SQL over the source's columns) added to its WHERE, reading the
+// real-time form of the rollup below when there is one; printed from the tree.
+std::string rollup_query_where(const Rollup &r, const std::string &cond, int depth) {
+    Shape s = analyze_shape(r.query);
+    Query *probe = analyze("SELECT 1 FROM " + qualified(r.source) + " WHERE " + cond);
+    Query *q = s.query;
+    pg::call([&] {
+        q->jointree->quals = reinterpret_cast<Node *>(make_and_qual(q->jointree->quals, probe->jointree->quals));
+    });
+    if (r.source_rollup) {
+        const Rollup lower = load("WHERE rollup_id = $1", {pg::int_param(*r.source_rollup)}, "below " + r.name);
+        Query *sub = analyze(realtime_select(lower, depth + 1));
+        const std::vector<Column> cols = columns_of(r.source);
+        std::vector<AttrNumber> position(static_cast<size_t>(cols.empty() ? 1 : cols.back().attno + 1), 0);
+        for (size_t k = 0; k < cols.size(); k++) position[static_cast<size_t>(cols[k].attno)] = static_cast<AttrNumber>(k + 1);
+        pg::call([&] {
+            Renumber ctx{&position};
+            query_tree_walker(q, reinterpret_cast<bool (*)()>(Renumber::walk), &ctx, 0);
+            RangeTblEntry *rte = rt_fetch(1, q->rtable);
+            List *names = NIL;
+            for (const Column &c : cols) names = lappend(names, makeString(pstrdup(c.name.c_str())));
+            const char *alias = rte->eref->aliasname;
+            rte->rtekind = RTE_SUBQUERY;
+            rte->subquery = sub;
+            rte->relid = InvalidOid;
+            rte->relkind = 0;
+            rte->rellockmode = 0;
+            rte->tablesample = nullptr;
+            rte->inh = false;
+            rte->requiredPerms = 0;
+            rte->checkAsUser = InvalidOid;
+            rte->selectedCols = nullptr;
+            rte->insertedCols = nullptr;
+            rte->updatedCols = nullptr;
+            rte->extraUpdatedCols = nullptr;
+            rte->alias = makeAlias(alias, NIL);
+            rte->eref = makeAlias(alias, names);
+        });
+    }
+    pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+    return pg::call([&] { return std::string(pg_get_querydef(q, false)); });
+}
+
+// The real-time SELECT of rollup r: the target's columns, exact at the moment of the statement.
+std::string realtime_select(const Rollup &r, int depth) {
+    if (depth > kMaxLevels) fail(sqlstate::program_limit_exceeded, "rollups are nested too deeply");
+    const std::vector<Column> cols = columns_of(r.target);
+    Shape s = analyze_shape(r.query);
+    const std::string id_sb = fn("realtime_source_buckets", r.id), id_fr = fn("realtime_frontier", r.id),
+                      id_ps = fn("realtime_stale_start", r.id), id_pe = fn("realtime_stale_end", r.id);
+    const std::string tb = "t." + quote(r.target_bucket), tk = "t." + quote(r.target_key);
+    std::string tcols, qcols;
+    for (const Column &c : cols) {
+        tcols += (tcols.empty() ? "" : ", ") + ("t." + quote(c.name));
+        bool fed = false;
+        for (auto &o : s.outputs) fed = fed || o.first == c.name;
+        // What the run's INSERT stores: the query's value converted to the column's type; NULL for a
+        // column the query does not feed (a default is not what the view should invent).
+        qcols += (qcols.empty() ? "" : ", ") + std::string("CAST(") + (fed ? "q." + quote(c.name) : "NULL") + " AS " +
+                 type_sql(c.type, c.typmod) + ") AS " + quote(c.name);
+    }
+    // The source's FROM item for the stale-cell test: the table, or the rollup below in real time.
+    std::string source_from = qualified(r.source);
+    if (r.source_rollup) {
+        const Rollup lower = load("WHERE rollup_id = $1", {pg::int_param(*r.source_rollup)}, "below " + r.name);
+        source_from = "(" + realtime_select(lower, depth + 1) + ")";
+    }
+    const std::string st = "s." + quote(r.time_column), tc = quote(r.time_column);
+    const std::string stride = "'" + std::to_string(s.stride) + " microseconds'::pg_catalog.\"interval\"";
+    std::string sql;
+    sql += "SELECT " + tcols + " FROM " + qualified(r.target) + " t WHERE NOT (" + tb + " OPERATOR(pg_catalog.<@) " + id_sb + ")";
+    sql += "\nUNION ALL\nSELECT " + tcols + " FROM " + qualified(r.target) + " t WHERE " + tb + " OPERATOR(pg_catalog.>=) " + id_ps +
+           " AND " + tb + " OPERATOR(pg_catalog.<) " + id_pe + " AND " + tb + " OPERATOR(pg_catalog.<@) " + id_sb +
+           " AND NOT EXISTS (SELECT 1 FROM " + source_from + " s WHERE s." + quote(r.source_key) + " OPERATOR(pg_catalog.=) " + tk +
+           " AND " + st + " OPERATOR(pg_catalog.>=) " + tb + " AND " + st + " OPERATOR(pg_catalog.<) (" + tb +
+           " OPERATOR(pg_catalog.+) " + stride + ") AND " + st + " OPERATOR(pg_catalog.>=) " + id_ps + " AND " + st +
+           " OPERATOR(pg_catalog.<) " + id_pe + ")";
+    sql += "\nUNION ALL\nSELECT " + qcols + " FROM (" + rollup_query_where(r, tc + " OPERATOR(pg_catalog.>=) " + id_fr, depth) + ") q";
+    sql += "\nUNION ALL\nSELECT " + qcols + " FROM (" +
+           rollup_query_where(r, tc + " OPERATOR(pg_catalog.>=) " + id_ps + " AND " + tc + " OPERATOR(pg_catalog.<) " + id_pe, depth) +
+           ") q WHERE q." + quote(r.target_bucket) + " OPERATOR(pg_catalog.<@) " + id_sb;
+    return sql;
+}
+
+}  // namespace
+
+}  // namespace rollup::engine
+
+using namespace rollup;
+using rollup::engine::fail;
+
+ROLLUP_FUNCTION(rollup_create_realtime_view) {
+    const std::string name = pg::call([&] { return std::string(text_to_cstring(PG_GETARG_TEXT_PP(0))); });
+    const std::string view_name = pg::call([&] { return std::string(text_to_cstring(PG_GETARG_TEXT_PP(1))); });
+    engine::Rollup r = engine::load("WHERE name = $1", {pg::text_param(name)}, "\"" + name + "\"");
+    if (!pg::call([&] { return has_privs_of_role(GetUserId(), r.owner); }))
+        fail(sqlstate::insufficient_privilege, "permission denied for rollup " + r.name,
+             "Only the owner of a rollup (or a superuser) may create its real-time view.");
+    // The view's name as CREATE VIEW takes it: [schema.]name, each part quoted again.
+    std::string qualified_view = pg::call([&] {
+        List *names = stringToQualifiedNameList(view_name.c_str());
+        if (list_length(names) < 1 || list_length(names) > 2)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_NAME), errmsg("improper view name: %s", view_name.c_str()),
+                            errhint("Give a name or schema.name.")));
+        // The schema as CREATE VIEW would pick it on the caller's search_path (the statement itself
+        // runs with a pinned one).
+        RangeVar *rv = makeRangeVarFromNameList(names);
+        Oid nsp = RangeVarGetCreationNamespace(rv);
+        return std::string(quote_qualified_identifier(get_namespace_name(nsp), rv->relname));
+    });
+    const std::string select = engine::realtime_select(r, 0);
+    pg::SpiSession spi;
+    // As the caller, who owns the view (CREATE privilege on the schema checked by CREATE VIEW).
+    spi.execute("CREATE VIEW " + qualified_view + " AS " + select, {}, false);
+    pg::call([] { CommandCounterIncrement(); });
+    const Oid view = pg::call([&] {
+        List *names = stringToQualifiedNameList(qualified_view.c_str());
+        return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
+    });
+    const std::string comment = pg::call([&] {
+        std::string c = "real-time view of rollup " + r.name +
+                        ": its target below the frontier plus the rollup query over newer rows (rollup.create_realtime_view)";
+        return std::string(quote_literal_cstr(c.c_str()));
+    });
+    spi.execute("COMMENT ON VIEW " + qualified_view + " IS " + comment, {}, false);
+    pg::AsSuperuser catalog_writer;
+    spi.execute("INSERT INTO rollup.realtime_view (view_oid, rollup_id) VALUES ($1, $2)",
+                {pg::oid_param(view), pg::int_param(r.id)}, false);
+    PG_RETURN_VOID();
+}
+
+ROLLUP_FUNCTION(rollup_realtime_source_buckets) {
+    const engine::RealtimeState st = engine::state_of(PG_GETARG_INT64(0), 0);
+    MultirangeType *mr = pg::call([&] {
+        TypeCacheEntry *rt = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
+        std::vector<RangeType *> ranges;
+        for (const core::TimeRange &x : st.from_source) {
+            RangeBound lo{}, hi{};
+            lo.val = engine::timestamptz_datum(x.lo);
+            lo.infinite = x.lo == core::kNoBegin;
+            lo.inclusive = !lo.infinite;
+            lo.lower = true;
+            hi.val = engine::timestamptz_datum(x.hi);
+            hi.infinite = x.hi >= core::kEndTimestamp;
+            hi.inclusive = false;
+            hi.lower = false;
+            ranges.push_back(make_range(rt, &lo, &hi, false));
+        }
+        return make_multirange(TSTZMULTIRANGEOID, rt, static_cast<int32>(ranges.size()), ranges.data());
+    });
+    PG_RETURN_MULTIRANGE_P(mr);
+}
+
+// The frontier; -infinity before the first run (every source row is read).
+ROLLUP_FUNCTION(rollup_realtime_frontier) {
+    const engine::RealtimeState st = engine::state_of(PG_GETARG_INT64(0), 0);
+    PG_RETURN_TIMESTAMPTZ(st.frontier ? *st.frontier : DT_NOBEGIN);
+}
+
+// Where the stale buckets below the frontier start and end; NULL when there are none (the arms
+// that read them then plan to nothing on the shards).
+ROLLUP_FUNCTION(rollup_realtime_stale_start) {
+    const engine::RealtimeState st = engine::state_of(PG_GETARG_INT64(0), 0);
+    if (st.stale.empty()) PG_RETURN_NULL();
+    PG_RETURN_TIMESTAMPTZ(st.stale.front().lo == core::kNoBegin ? DT_NOBEGIN : st.stale.front().lo);
+}
+
+ROLLUP_FUNCTION(rollup_realtime_stale_end) {
+    const engine::RealtimeState st = engine::state_of(PG_GETARG_INT64(0), 0);
+    if (st.stale.empty()) PG_RETURN_NULL();
+    PG_RETURN_TIMESTAMPTZ(st.stale.back().hi);
+}
