@@ -27,11 +27,14 @@ SELECT create_distributed_table('sec_fmt.dist', 'id', shard_count => 4);
 INSERT INTO sec_fmt.dist SELECT g, now() - g * interval '1 day' FROM generate_series(0, 9) g;
 CREATE TABLE sec_fmt.loc (id int, "t%s%s%s%s%s%s" timestamptz NOT NULL);
 INSERT INTO sec_fmt.loc SELECT g, now() - g * interval '1 day' FROM generate_series(0, 9) g;
+-- the policies' jobs stay paused (paused in the same transaction, so the scheduler never sees them
+-- active): only the rollup.expire calls below delete
+BEGIN;
 SELECT rollup.set_retention('sec_fmt.dist', 't%s%s%s%s%s%s', '3 days 12 hours');
 SELECT rollup.set_retention('sec_fmt.loc', 't%s%s%s%s%s%s', '3 days 12 hours');
--- the policies' jobs stay paused: only the rollup.expire calls below delete
 SELECT rollup.alter_job(job_name, active => false) FROM rollup.jobs
  WHERE retention_of IN ('sec_fmt.dist'::regclass, 'sec_fmt.loc'::regclass) ORDER BY job_name;
+COMMIT;
 SELECT "table", time_column, keep FROM rollup.retention_policies
  WHERE "table" IN ('sec_fmt.dist'::regclass, 'sec_fmt.loc'::regclass) ORDER BY 1;
 

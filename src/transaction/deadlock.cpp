@@ -18,6 +18,7 @@ namespace {
 constexpr int kCheckSlot = 998;
 
 std::vector<int> last_cycle;  // the cycle seen at the previous check of this wait, sorted
+int cycle_checks = 0;         // consecutive checks of this wait that saw last_cycle
 std::set<int> unreachable;    // nodes that could not be asked during this wait (not retried)
 
 std::string tag_prefix() { return "rollup:" + std::to_string(GetSystemIdentifier()) + ":"; }
@@ -80,6 +81,7 @@ std::string node_application_name() { return tag_prefix() + std::to_string(MyPro
 
 void reset_deadlock_check() {
     last_cycle.clear();
+    cycle_checks = 0;
     unreachable.clear();
 }
 
@@ -112,6 +114,7 @@ void check_distributed_deadlock() {
         add_edges(g, rows, false, prefix);
     }
     std::map<int, std::string> xact_start;  // coordinator pid -> xact_start (text, sortable ISO)
+    std::map<int, std::string> wait_type;   // coordinator pid -> wait_event_type ('' when not waiting)
     {
         pg::SpiSession spi;
         std::vector<std::vector<std::string>> rows;
@@ -119,14 +122,18 @@ void check_distributed_deadlock() {
             rows.push_back({r[0].value_or("0"), r[1].value_or(""), r[2].value_or("0"), r[3].value_or("")});
         add_edges(g, rows, true, prefix);
         for (auto &r : spi.query("SELECT pid, pg_catalog.to_char(xact_start AT TIME ZONE 'UTC', "
-                                 "'YYYYMMDDHH24MISSUS') FROM pg_catalog.pg_stat_activity "
+                                 "'YYYYMMDDHH24MISSUS'), wait_event_type FROM pg_catalog.pg_stat_activity "
                                  "WHERE xact_start IS NOT NULL",
                                  {}, false))
-            if (r[0] && r[1]) xact_start[std::stoi(*r[0])] = *r[1];
+            if (r[0] && r[1]) {
+                xact_start[std::stoi(*r[0])] = *r[1];
+                wait_type[std::stoi(*r[0])] = r[2].value_or("");
+            }
     }
     std::vector<int> cycle = cycle_through(g, MyProcPid);
     if (cycle.empty()) {
         last_cycle.clear();
+        cycle_checks = 0;
         return;
     }
     // The youngest transaction gives up (a later xact_start, then a higher pid).
@@ -137,14 +144,23 @@ void check_distributed_deadlock() {
     }
     std::vector<int> sorted = cycle;
     std::sort(sorted.begin(), sorted.end());
-    const bool seen_before = sorted == last_cycle;
+    cycle_checks = sorted == last_cycle ? cycle_checks + 1 : 1;
     last_cycle = sorted;
-    if (victim != MyProcPid && !seen_before) return;
+    if (victim != MyProcPid) {
+        // The victim breaks the cycle itself when it waits in our executor (wait type Extension:
+        // it runs this check too, and may be rolling back right now). Only a victim that cannot
+        // (waiting on a coordinator lock, or idle in its transaction) is given up for, once the
+        // same cycle has outlived two checks; and, whatever it does, after six (a victim that
+        // cannot see the whole cycle, a node it cannot reach).
+        const bool victim_acts = wait_type[victim] == "Extension";
+        if (cycle_checks < (victim_acts ? 6 : 2)) return;
+    }
     std::string detail;
     for (size_t i = 0; i < cycle.size(); i++)
         detail += (i ? "; " : "") + std::string("process ") + std::to_string(cycle[i]) + " waits for process " +
                   std::to_string(cycle[(i + 1) % cycle.size()]);
     last_cycle.clear();
+    cycle_checks = 0;
     throw PgError(make_sqlstate("40P01"), "deadlock detected", "Distributed deadlock across nodes: " + detail + ".",
                   "See server log for query details.");
 }
