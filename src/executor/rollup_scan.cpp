@@ -305,6 +305,26 @@ void finalize_partial(RollupScanState *st) {
 // there too (pruning is sound), and the shard then computes what PostgreSQL computes over no rows:
 // one row for an aggregate without GROUP BY (count 0, sum NULL), none otherwise. Skipping it would
 // return no row where PostgreSQL returns one.
+// A WHERE clause (implicit-AND list or expression) that can never be true once folded: one of its
+// top-level conjuncts is a constant false or NULL (a real-time view's arm with nothing stale). Its
+// scan asks no shard (an ungrouped aggregate still gets its one row from at_least_one_shard).
+bool never_true(Node *quals) {
+    if (!quals) return false;
+    if (IsA(quals, Const)) {
+        Const *c = reinterpret_cast<Const *>(quals);
+        return c->consttype == BOOLOID && (c->constisnull || !DatumGetBool(c->constvalue));
+    }
+    List *conjuncts = NIL;
+    if (IsA(quals, List)) conjuncts = reinterpret_cast<List *>(quals);
+    else if (is_andclause(quals)) conjuncts = reinterpret_cast<BoolExpr *>(quals)->args;
+    ListCell *lc;
+    foreach (lc, conjuncts) {
+        Node *n = static_cast<Node *>(lfirst(lc));
+        if (IsA(n, Const) && never_true(n)) return true;
+    }
+    return false;
+}
+
 void at_least_one_shard(std::vector<int> &shards) {
     if (shards.empty()) shards.push_back(0);
 }
@@ -472,6 +492,7 @@ void begin_pushdown(RollupScanState *st, EState *estate, int eflags) {
     // EXPLAIN alone shows the statement as written (now() rather than its value), as the scan does.
     if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY)) q = deparse::fold_for_execution(q, estate->es_param_list_info);
     std::vector<int> shards = select::prune_pushdown(q, rep);
+    if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY) && q->jointree && never_true(q->jointree->quals)) shards.clear();
     at_least_one_shard(shards);
     std::vector<const metadata::DistTable *> tables;
     ListCell *lc;
@@ -543,7 +564,25 @@ void begin(RollupScanState *st, EState *estate, int eflags) {
         s2.prune_exprs = NIL;
         shards = select::prune_at_execution(t, s2, econtext);
     }
-    at_least_one_shard(shards);
+    // The shippable quals folded once here (stable functions evaluated once for all shards): one
+    // that can never be true leaves no shard to ask.
+    List *remote_quals = spec.remote_quals;
+    if (!explain_only) {
+        List *folded_quals = NIL;
+        bool never = false;
+        ListCell *qc;
+        foreach (qc, spec.remote_quals) {
+            Node *f = fold(static_cast<Node *>(lfirst(qc)), estate, econtext);
+            never = never || pg::call([&] { return never_true(f); });
+            folded_quals = pg::call([&] { return lappend(folded_quals, f); });
+        }
+        remote_quals = folded_quals;
+        if (never) shards.clear();
+    }
+    // A plain scan whose WHERE is never true asks no shard at all (EXPLAIN still shows the
+    // statement); anything that must produce a row even then (an ungrouped aggregate) asks one.
+    const bool no_shard = shards.empty() && spec.mode == select::Mode::Scan && !explain_only;
+    if (!no_shard) at_least_one_shard(shards);
 
     // Deparse in a style every node parses back exactly.
     conn::CanonicalOutputStyle style;
@@ -702,7 +741,7 @@ void begin(RollupScanState *st, EState *estate, int eflags) {
 
     std::string where;
     ListCell *lc;
-    foreach (lc, spec.remote_quals) {
+    foreach (lc, remote_quals) {
         where += where.empty() ? " WHERE " : " AND ";
         where += "(" + deparse_expr(folded(static_cast<Node *>(lfirst(lc)), true), dpcontext) + ")";
     }
@@ -721,6 +760,9 @@ void begin(RollupScanState *st, EState *estate, int eflags) {
     if (!shards.empty()) {
         ex.shard_sql = head + t.shards[shards.front()].name + tail;
         ex.shard_node = t.shards[shards.front()].nodeid;
+    } else if (no_shard) {
+        ex.shard_sql = head + t.shards[0].name + tail;
+        ex.shard_node = t.shards[0].nodeid;
     }
     for (auto &kv : by_node) {
         // A small read of the coordinator's own shards runs here, as one statement.

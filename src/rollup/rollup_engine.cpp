@@ -553,8 +553,10 @@ using rollup::engine::fail;
 
 namespace rollup::engine {
 namespace {
-// A BRIN index on (attno) of a distributed table unless an index starts with that column.
-void ensure_time_index(pg::SpiSession &spi, Oid relid, AttrNumber attno) {
+// An index on (attno) of a distributed table unless one starts with that column: BRIN for a source
+// (append-mostly raw events, large: tiny and enough), btree for a target (much smaller, and its
+// rows arrive in group order, not time order, so only a btree bounds a time range there).
+void ensure_time_index(pg::SpiSession &spi, Oid relid, AttrNumber attno, bool brin) {
     if (attno == InvalidAttrNumber) return;
     const bool indexed = pg::call([&] {
         Relation rel = table_open(relid, AccessShareLock);
@@ -573,10 +575,12 @@ void ensure_time_index(pg::SpiSession &spi, Oid relid, AttrNumber attno) {
     });
     if (indexed) return;
     const std::string column = pg::call([&] { return std::string(get_attname(relid, attno, false)); });
-    std::string index_name = rel_name(relid) + "_" + column + "_brin";
-    if (index_name.size() >= NAMEDATALEN) index_name = "rollup_brin_" + std::to_string(relid);
-    spi.execute("CREATE INDEX " + quote(index_name) + " ON " + qualified(relid) + " USING brin (" + quote(column) + ")", {},
-                false);
+    const std::string method = brin ? "brin" : "btree";
+    std::string index_name = rel_name(relid) + "_" + column + "_" + method;
+    if (index_name.size() >= NAMEDATALEN) index_name = "rollup_" + method + "_" + std::to_string(relid);
+    spi.execute("CREATE INDEX " + quote(index_name) + " ON " + qualified(relid) + " USING " + method + " (" +
+                    quote(column) + ")",
+                {}, false);
 }
 
 }  // namespace
@@ -701,10 +705,9 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
     pg::SpiSession spi;
     // A run reads the source by time ranges, and a real-time view (and a dashboard) reads the target
     // by bucket ranges: without an index on those columns every shard would be scanned whole each
-    // time. A BRIN index is tiny and fits append-mostly event data; it is made (and propagated to
-    // the shards) only when no index starts with that column.
-    engine::ensure_time_index(spi, s.source, s.time_attno);
-    engine::ensure_time_index(spi, target, pg::call([&] { return get_attnum(target, s.target_bucket.c_str()); }));
+    // time. One is made (and propagated to the shards) only when no index starts with that column.
+    engine::ensure_time_index(spi, s.source, s.time_attno, true);
+    engine::ensure_time_index(spi, target, pg::call([&] { return get_attnum(target, s.target_bucket.c_str()); }), false);
     // name() is LANGUAGE C, which only a superuser may create: the caller must be allowed to create
     // a function in that schema; the function is created in a privileged scope (the name quoted, the
     // rest fixed text) and given to the caller.
