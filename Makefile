@@ -3,12 +3,14 @@
 #   make install    install into the PostgreSQL that pg_config names (as root)
 #   make check      install missing packages, build, Catch2 unit tests, then pg_regress + isolation
 #                   specs on a coordinator and two workers started on loopback (the CI command)
-#   make demo       the tutorial end to end on a local cluster (NODES=2 adds two workers)
+#   make demo       the tutorial end to end on a local cluster (NODES=2 adds two workers), then a
+#                   live dashboard for DURATION seconds (default 120) and demo/report.html
+#   make demo-stop  stop what a killed `make demo` left running
 #   make bench      the benchmark harness (bench/)
 PG_CONFIG ?= pg_config
 BUILD = $(MAKE) -f build.mk PG_CONFIG=$(PG_CONFIG)
 
-.PHONY: all install uninstall clean deps unit check demo bench
+.PHONY: all install uninstall clean deps unit check demo demo-stop bench
 all:
 	$(BUILD) all
 install: all
@@ -33,6 +35,9 @@ check: deps
 demo: deps
 	$(BUILD) all -j2
 	bash scripts/demo.sh
+
+demo-stop:
+	bash scripts/demo-stop.sh
 
 bench: deps
 	$(BUILD) all -j2

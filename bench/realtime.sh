@@ -92,6 +92,7 @@ view=$(median_ms "$(dash_view http_request_live)")
 plain=$(median_ms "$(dash_view plain_1min)")
 site_view=$(median_ms "$(dash_view http_request_live) AND site_id = 7")
 site_plain=$(median_ms "$(dash_view plain_1min) AND site_id = 7")
+explain=$(cluster_psql "$port" -X -q -c "EXPLAIN (ANALYZE, COSTS OFF) $(dash_view http_request_live)")
 {
     echo "# real-time view benchmark: $ROWS rows over 24 h + $((ROWS / 1440)) in the current minute, $SHARDS shards, $WORKERS workers, $(date -u +%FT%TZ), $(nproc) cores; medians of $REPEAT"
     echo "dashboard query (last 5 minutes), raw rows of a plain table:   ${raw} ms"
@@ -99,4 +100,7 @@ site_plain=$(median_ms "$(dash_view plain_1min) AND site_id = 7")
     echo "dashboard query on a plain table of the rollup's rows:        ${plain} ms  (view/plain $(awk "BEGIN{printf \"%.2f\", $view/$plain}")x; target <= 2x)"
     echo "one site (site_id = 7), real-time view / plain rollup table:  ${site_view} / ${site_plain} ms"
     echo "the view's answer equals the raw query's: $same"
+    echo
+    echo "EXPLAIN ANALYZE of the dashboard query on the real-time view:"
+    echo "$explain"
 } | tee "$OUT"

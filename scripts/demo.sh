@@ -4,13 +4,23 @@
 #   NODES=0 (default)  the coordinator alone: single-node mode, shards live on the coordinator
 #   NODES=2            a coordinator and two stock PostgreSQL workers
 #   DEMO_ROWS=1000     rows the sample-data step inserts
-#   DEMO_WAIT=70       seconds to wait for the scheduler's first runs (0: do not wait)
+#   DEMO_WAIT=0        seconds to wait for the scheduler's first runs of the tutorial's job
+#   DURATION=120       seconds of the live part (Ctrl-C ends it early, the report is still written)
+#   RATE=2000          rows per second the ingest generator sends (in batches of BATCH=20 rows,
+#                      one transaction each, from GEN_CLIENTS=4 connections, like a web tier)
+#   KEEP_RAW='2 minutes'  retention of raw rows in the live part (rolled-up minutes stay)
+#   REPORT=demo/report.html  where the report goes
 #   KEEP=1             keep the data directories and logs (see test/cluster.sh)
 #
 # Runs the tutorial's SQL (scripts/tutorial/*.sql, verbatim but for the bounded data loop) step by
-# step. A step that needs a part of rollup that has not landed yet fails with "... not supported":
-# the demo says so, skips what depends on it, and still exits 0. Any other error fails the demo.
-# Every server started here is stopped when the script exits, whatever happens (test/cluster.sh).
+# step, then the native rollup (scripts/native/), then the live part (scripts/live/): an ingest
+# generator (pgbench), the native rollup scheduled in the server every 5 s, a real-time view,
+# retention, and a dashboard redrawn every second in the terminal (a frame every 5 s when the
+# output is not a terminal); at the end demo/report.html. A step that needs a part of rollup that has
+# not landed yet fails with "... not supported": the demo says so, skips what depends on it, and
+# still exits 0. Any other error fails the demo. Every server and process started here is stopped
+# when the script exits, whatever happens (test/cluster.sh); `make demo-stop` cleans up after a run
+# that was killed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 NODES=${NODES:-0}
@@ -24,7 +34,16 @@ source test/cluster.sh
 
 banner() { printf '\n==== %s\n' "$*"; }
 
-DEMO_WAIT=${DEMO_WAIT:-70}
+DEMO_WAIT=${DEMO_WAIT:-0}
+DURATION=${DURATION:-120}
+RATE=${RATE:-2000}
+BATCH=${BATCH:-20}
+GEN_CLIENTS=${GEN_CLIENTS:-4}
+KEEP_RAW=${KEEP_RAW:-2 minutes}
+REPORT=${REPORT:-demo/report.html}
+for v in DURATION RATE BATCH GEN_CLIENTS; do
+    [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || { echo "$v must be a positive number" >&2; exit 2; }
+done
 [[ $DEMO_WAIT =~ ^[0-9]+$ ]] || { echo "DEMO_WAIT must be a number of seconds" >&2; exit 2; }
 
 cluster_install
@@ -32,6 +51,9 @@ cluster_install
 export ROLLUP_COORDINATOR_CONF="${ROLLUP_COORDINATOR_CONF:+$ROLLUP_COORDINATOR_CONF
 }rollup.scheduler_database = 'demo'"
 cluster_start "$NODES"
+# `make demo-stop` finds this cluster if the script is killed before it can stop it.
+mkdir -p demo
+echo "$CLUSTER_BASE" >demo/.running
 
 # The coordinator reaches its shards in the database of the same name on every node.
 export PGDATABASE=demo
@@ -133,6 +155,71 @@ if [ "$reads" = 1 ]; then
     TUTORIAL=scripts/tutorial
 fi
 
+live=0
+if [ "$reads" = 1 ] && psql_demo -At -c "SELECT 1 FROM rollup.rollups WHERE name = 'rollup_http_request_native'" | grep -q 1; then
+    banner "Live: ingest at $RATE rows/s, native rollup every 5 s, real-time view, retention $KEEP_RAW ($DURATION s)"
+    psql_demo -q -v keep_raw="$KEEP_RAW" -f scripts/live/20_live_setup.sql >/dev/null
+    run_started=$(psql_demo -At -c "SELECT now()")
+    tx_rate=$(((RATE + BATCH - 1) / BATCH))
+    "$CLUSTER_BINDIR/pgbench" -n -h 127.0.0.1 -p "$COORDINATOR_PORT" -U postgres -d demo \
+        -c "$GEN_CLIENTS" -j 2 -T "$DURATION" -R "$tx_rate" -D batch="$BATCH" \
+        -f scripts/live/generator.sql >"$CLUSTER_BASE/generator.log" 2>&1 </dev/null &
+    gen_pid=$!
+    CLUSTER_CHILD_PIDS+=("$gen_pid")
+    # Ctrl-C ends the live part (and the generator) early; the report is still written.
+    stop_live=0
+    trap 'stop_live=1' INT
+    tty=0
+    [ -t 1 ] && tty=1
+    [ "$tty" = 1 ] && printf '\033[2J'
+    # One session for the whole dashboard, as a dashboard server keeps its connections: the
+    # latency it shows is the query's, not a connection set-up's.
+    coproc DASH { cluster_psql "$COORDINATOR_PORT" -At -q -v ON_ERROR_STOP=0 2>&1; }
+    dash_in=${DASH[1]}
+    dash_out=${DASH[0]}
+    dash_pid=$DASH_PID
+    CLUSTER_CHILD_PIDS+=("$dash_pid")
+    dash_query() {
+        local line out=""
+        printf '%s\n\\echo __frame_end__\n' "$1" >&"$dash_in"
+        while IFS= read -r -t 30 line <&"$dash_out"; do
+            [ "$line" = "__frame_end__" ] && break
+            out+="$line"$'\n'
+        done
+        printf '%s' "$out"
+    }
+    end=$((SECONDS + DURATION))
+    frame_no=0
+    while [ "$SECONDS" -lt "$end" ] && [ "$stop_live" = 0 ]; do
+        t0=$(date +%s%N)
+        frame=$(dash_query "SELECT demo.frame('$run_started', $(tput cols 2>/dev/null || echo 100));")
+        if [ "$tty" = 1 ]; then
+            printf '\033[H%s\033[J' "$frame"
+        elif [ $((frame_no % 5)) = 0 ]; then
+            printf '%s\n----\n' "$frame"
+        fi
+        frame_no=$((frame_no + 1))
+        elapsed=$((($(date +%s%N) - t0) / 1000000))
+        [ "$elapsed" -lt 1000 ] && sleep "0.$(printf '%03d' $((1000 - elapsed)))"
+    done
+    trap 'exit 130' INT
+    exec {dash_in}>&- || true
+    wait "$dash_pid" 2>/dev/null || true
+    kill "$gen_pid" 2>/dev/null || true
+    wait "$gen_pid" 2>/dev/null || true
+    [ "$tty" = 1 ] && printf '%s\n' "$frame"
+    banner "Generator"
+    grep -E "number of transactions actually processed|tps =|latency average" "$CLUSTER_BASE/generator.log" || tail -5 "$CLUSTER_BASE/generator.log"
+    mkdir -p "$(dirname "$REPORT")"
+    psql_demo -At -c "SELECT demo.report('$run_started', 'NODES=$NODES RATE=$RATE BATCH=$BATCH GEN_CLIENTS=$GEN_CLIENTS DURATION=$DURATION KEEP_RAW=$KEEP_RAW')" >"$REPORT"
+    psql_demo -q -c "\copy (SELECT * FROM demo.sample WHERE at >= '$run_started' ORDER BY at) TO '${REPORT%.html}-samples.csv' CSV HEADER"
+    banner "Report"
+    echo "written: $REPORT (open it in a browser; samples in ${REPORT%.html}-samples.csv)"
+    live=1
+else
+    skip "Live dashboard" "needs the native rollup step"
+fi
+
 banner "Summary"
 echo "cluster: coordinator$([ "$NODES" -gt 0 ] && echo " + $NODES workers") on 127.0.0.1, database demo (stopped on exit)"
 if [ ${#missing[@]} -eq 0 ]; then
@@ -141,3 +228,4 @@ else
     echo "tutorial steps not run yet (rollup does not do them yet):"
     printf '  - %s\n' "${missing[@]}"
 fi
+rm -f demo/.running

@@ -3,7 +3,8 @@
 # (postgresql-15 ships the contrib modules on Debian 12: dblink is used by the tests.)
 set -euo pipefail
 need=()
-for pkg in postgresql-15 postgresql-server-dev-15 libpq-dev catch2 cmake g++ make sqlsmith python3-psycopg; do
+# chromium: the demo smoke test renders demo/report.html in a real headless browser.
+for pkg in postgresql-15 postgresql-server-dev-15 libpq-dev catch2 cmake g++ make sqlsmith python3-psycopg chromium; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
