@@ -195,3 +195,66 @@ SELECT rollup.drop_rollup('rollup_http_request');
 SELECT count(*) AS rollups_left FROM rollup.rollups;
 DROP SCHEMA rtv CASCADE;
 DROP ROLE rtv_other;
+
+-- Review findings: levels are made bottom-up, one rollup per target, dropping a table with rollups
+-- and views works, the real-time state is for readers of the target, rollup queries cannot call
+-- rollup's own functions.
+CREATE SCHEMA rtv2;
+CREATE TABLE rtv2.raw (k int, at timestamptz, v int);
+CREATE TABLE rtv2.per_min (k int, at timestamptz, n bigint);
+CREATE TABLE rtv2.per_hour (k int, at timestamptz, n bigint);
+SELECT create_distributed_table('rtv2.raw', 'k', 4);
+SELECT create_distributed_table('rtv2.per_min', 'k', 4);
+SELECT create_distributed_table('rtv2.per_hour', 'k', 4);
+SELECT rollup.create_rollup('rtv2_hour', 'rtv2.per_hour',
+  'SELECT k, date_bin(''1 hour'', at, ''2000-01-01'') AS at, sum(n) AS n FROM rtv2.per_min GROUP BY 1, 2');
+SELECT rollup.create_rollup('rtv2_min', 'rtv2.per_min',
+  'SELECT k, date_trunc(''minute'', at) AS at, count(*) AS n FROM rtv2.raw GROUP BY 1, 2');
+SELECT rollup.drop_rollup('rtv2_hour');
+SELECT rollup.create_rollup('rtv2_min', 'rtv2.per_min',
+  'SELECT k, date_trunc(''minute'', at) AS at, count(*) AS n FROM rtv2.raw GROUP BY 1, 2');
+SELECT rollup.create_rollup('rtv2_min_again', 'rtv2.per_min',
+  'SELECT k, date_trunc(''minute'', at) AS at, count(*) AS n FROM rtv2.raw GROUP BY 1, 2');
+SELECT rollup.create_rollup('rtv2_own', 'rtv2.per_hour',
+  'SELECT k, date_trunc(''minute'', at) AS at, count(*) AS n FROM rtv2.raw WHERE at < rollup.realtime_frontier(''1'') GROUP BY 1, 2');
+SELECT rollup.create_rollup('rtv2_hour', 'rtv2.per_hour',
+  'SELECT k, date_bin(''1 hour'', at, ''2000-01-01'') AS at, sum(n) AS n FROM rtv2.per_min GROUP BY 1, 2');
+SELECT rollup.create_realtime_view('rtv2_min', 'rtv2.min_live');
+SELECT rollup.create_realtime_view('rtv2_hour', 'rtv2.hour_live');
+SET client_min_messages TO warning;  -- dblink may exist already (other tests)
+CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
+CREATE FUNCTION pg_temp.on_workers(sql text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    FOR n IN 1..2 LOOP
+        PERFORM dblink_exec(format('host=127.0.0.1 port=%s dbname=%s user=postgres',
+                                   current_setting('regress.worker_' || n || '_port'), current_database()), sql);
+    END LOOP;
+END $$;
+CREATE ROLE rtv_reader LOGIN;
+SELECT pg_temp.on_workers('CREATE ROLE rtv_reader LOGIN; GRANT USAGE ON SCHEMA rtv2 TO rtv_reader');
+GRANT USAGE ON SCHEMA rtv2 TO rtv_reader;
+SELECT rollup_id AS min_id FROM rollup.rollup WHERE name = 'rtv2_min' \gset
+CREATE FUNCTION pg_temp.sqlstate_of(command text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE command;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE;
+END $$;
+-- A role without SELECT on the target learns nothing of the rollup's state, and reads nothing.
+SET ROLE rtv_reader;
+SELECT pg_temp.sqlstate_of('SELECT rollup.realtime_frontier(' || :min_id || ')') AS frontier_as_stranger,
+       pg_temp.sqlstate_of('SELECT rollup.realtime_source_buckets(' || :min_id || ')') AS buckets_as_stranger,
+       pg_temp.sqlstate_of('SELECT count(*) FROM rtv2.min_live') AS view_as_stranger;
+RESET ROLE;
+GRANT SELECT ON rtv2.per_min, rtv2.raw, rtv2.min_live TO rtv_reader;
+SET ROLE rtv_reader;
+SELECT pg_temp.sqlstate_of('SELECT rollup.realtime_frontier(' || :min_id || ')') AS frontier_as_reader,
+       pg_temp.sqlstate_of('SELECT count(*) FROM rtv2.min_live') AS view_as_reader;
+RESET ROLE;
+-- Dropping the schema drops the tables, their rollups and the views, with no error.
+DROP SCHEMA rtv2 CASCADE;
+SELECT count(*) AS rollups_left FROM rollup.rollups;
+DROP ROLE rtv_reader;
+SELECT pg_temp.on_workers('DROP SCHEMA IF EXISTS rtv2 CASCADE; DROP ROLE rtv_reader');

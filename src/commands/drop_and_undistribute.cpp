@@ -66,6 +66,15 @@ ROLLUP_FUNCTION(rollup_drop_trigger) {
         throw PgError(sqlstate::object_not_in_prerequisite_state, "not called by the event trigger manager");
     if (!metadata::extension_ready()) PG_RETURN_VOID();
     pg::SpiSession spi;
+    {
+        // Real-time views dropped (DROP VIEW, or along with their schema or owner) are forgotten, so
+        // that a later relation with the same oid is never taken for one.
+        pg::AsSuperuser catalog_writer;
+        spi.execute("DELETE FROM rollup.realtime_view v USING pg_catalog.pg_event_trigger_dropped_objects() d "
+                    "WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+                    "AND d.objsubid OPERATOR(pg_catalog.=) 0 AND v.view_oid OPERATOR(pg_catalog.=) d.objid",
+                    {}, false);
+    }
     auto dropped = spi.query(
         "SELECT d.objid, d.schema_name, d.object_name FROM pg_event_trigger_dropped_objects() d "
         "JOIN rollup.dist_table t ON t.logicalrelid::oid = d.objid "

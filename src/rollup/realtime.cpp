@@ -35,7 +35,9 @@ namespace rollup::engine {
 
 namespace {
 
-constexpr int kMaxLevels = 16;
+// Levels of rollups of rollups a real-time view reads through (each level's view text holds the one
+// below three times: the cap keeps a view's text and plan small).
+constexpr int kMaxLevels = 4;
 
 // What a real-time view of one rollup reads at this moment.
 struct RealtimeState {
@@ -54,7 +56,7 @@ RealtimeState state_of(int64_t id, int depth) {
         pg::AsSuperuser catalog_reader;
         row = spi.query("SELECT CASE WHEN frontier IS NULL THEN NULL "
                         "ELSE ((extract(epoch FROM frontier) * 1000000)::bigint - 946684800000000) END, "
-                        "stride_us, origin_us, source_rollup FROM rollup.rollup WHERE rollup_id = $1",
+                        "stride_us, origin_us, source_rollup, target::oid FROM rollup.rollup WHERE rollup_id = $1",
                         {pg::int_param(id)}, true);
         inv = spi.query("SELECT (extract(epoch FROM lo) * 1000000)::bigint - 946684800000000, "
                         "(extract(epoch FROM hi) * 1000000)::bigint - 946684800000000 "
@@ -64,6 +66,15 @@ RealtimeState state_of(int64_t id, int depth) {
     if (row.empty())
         fail(sqlstate::undefined_object, "rollup " + std::to_string(id) + " does not exist",
              "A real-time view outlived its rollup.", "Drop the view.");
+    // What a rollup's view reveals (its frontier and stale ranges) is for those who may read its
+    // target, as the view itself is.
+    if (depth == 0) {
+        const Oid target = static_cast<Oid>(std::stoul(*row[0][4]));
+        const Oid me = GetUserId();
+        if (pg::call([&] { return pg_class_aclcheck(target, me, ACL_SELECT); }) != ACLCHECK_OK)
+            fail(sqlstate::insufficient_privilege, "permission denied for rollup " + std::to_string(id),
+                 "Reading a rollup's real-time state needs SELECT on its target.");
+    }
     RealtimeState st;
     if (row[0][0]) st.frontier = std::stoll(*row[0][0]);
     const core::Bucketing b(std::stoll(*row[0][1]), std::stoll(*row[0][2]));
@@ -91,18 +102,20 @@ struct Column {
 };
 
 std::vector<Column> columns_of(Oid relid) {
-    return pg::call([&] {
-        std::vector<Column> out;
+    // A copy of the descriptor, made under pg::call; the C++ vector is filled outside it.
+    TupleDesc d = pg::call([&] {
         Relation rel = relation_open(relid, AccessShareLock);
-        TupleDesc d = RelationGetDescr(rel);
-        for (int i = 0; i < d->natts; i++) {
-            Form_pg_attribute a = TupleDescAttr(d, i);
-            if (a->attisdropped) continue;
-            out.push_back({NameStr(a->attname), a->atttypid, a->atttypmod, a->attnum});
-        }
+        TupleDesc copy = CreateTupleDescCopy(RelationGetDescr(rel));
         relation_close(rel, AccessShareLock);
-        return out;
+        return copy;
     });
+    std::vector<Column> out;
+    for (int i = 0; i < d->natts; i++) {
+        Form_pg_attribute a = TupleDescAttr(d, i);
+        if (a->attisdropped) continue;
+        out.push_back({NameStr(a->attname), a->atttypid, a->atttypmod, a->attnum});
+    }
+    return out;
 }
 
 std::string type_sql(Oid type, int32 typmod) {
@@ -114,17 +127,22 @@ std::string fn(const char *name, int64_t id) {
 }
 
 // Renumbers Vars of range-table entry 1 (the source) to the positions of the subquery that replaces it.
+// Runs inside pg::call: no C++ object with a destructor on its frames, no ereport (a column it
+// cannot map stops the walk and is reported by the caller).
 struct Renumber {
-    const std::vector<AttrNumber> *position;  // by attno
+    const AttrNumber *position;  // by attno
+    int npositions;
+    AttrNumber missing;
     static bool walk(Node *n, Renumber *ctx) {
         if (!n) return false;
         if (IsA(n, Var)) {
             Var *v = reinterpret_cast<Var *>(n);
             if (v->varno == 1 && v->varlevelsup == 0 && v->varattno > 0) {
-                if (static_cast<size_t>(v->varattno) >= ctx->position->size() || (*ctx->position)[v->varattno] == 0)
-                    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                                    errmsg("the rollup below has no column %d in its real-time form", v->varattno)));
-                v->varattno = (*ctx->position)[v->varattno];
+                if (v->varattno >= ctx->npositions || ctx->position[v->varattno] == 0) {
+                    ctx->missing = v->varattno;
+                    return true;
+                }
+                v->varattno = ctx->position[v->varattno];
                 v->varattnosyn = v->varattno;
             }
             return false;
@@ -152,12 +170,18 @@ std::string rollup_query_where(const Rollup &r, const std::string &cond, int dep
         const std::vector<Column> cols = columns_of(r.source);
         std::vector<AttrNumber> position(static_cast<size_t>(cols.empty() ? 1 : cols.back().attno + 1), 0);
         for (size_t k = 0; k < cols.size(); k++) position[static_cast<size_t>(cols[k].attno)] = static_cast<AttrNumber>(k + 1);
+        Renumber ctx{position.data(), static_cast<int>(position.size()), 0};
+        pg::call([&] { query_tree_walker(q, reinterpret_cast<bool (*)()>(Renumber::walk), &ctx, 0); });
+        if (ctx.missing)
+            fail(sqlstate::feature_not_supported,
+                 "the rollup below has no column " + std::to_string(ctx.missing) + " in its real-time form");
+        List *names = NIL;
+        for (const Column &c : cols) {
+            const char *cname = c.name.c_str();
+            names = pg::call([&] { return lappend(names, makeString(pstrdup(cname))); });
+        }
         pg::call([&] {
-            Renumber ctx{&position};
-            query_tree_walker(q, reinterpret_cast<bool (*)()>(Renumber::walk), &ctx, 0);
             RangeTblEntry *rte = rt_fetch(1, q->rtable);
-            List *names = NIL;
-            for (const Column &c : cols) names = lappend(names, makeString(pstrdup(c.name.c_str())));
             const char *alias = rte->eref->aliasname;
             rte->rtekind = RTE_SUBQUERY;
             rte->subquery = sub;
@@ -236,17 +260,19 @@ ROLLUP_FUNCTION(rollup_create_realtime_view) {
         fail(sqlstate::insufficient_privilege, "permission denied for rollup " + r.name,
              "Only the owner of a rollup (or a superuser) may create its real-time view.");
     // The view's name as CREATE VIEW takes it: [schema.]name, each part quoted again.
-    std::string qualified_view = pg::call([&] {
-        List *names = stringToQualifiedNameList(view_name.c_str());
-        if (list_length(names) < 1 || list_length(names) > 2)
-            ereport(ERROR, (errcode(ERRCODE_INVALID_NAME), errmsg("improper view name: %s", view_name.c_str()),
-                            errhint("Give a name or schema.name.")));
-        // The schema as CREATE VIEW would pick it on the caller's search_path (the statement itself
-        // runs with a pinned one).
-        RangeVar *rv = makeRangeVarFromNameList(names);
+    const char *view_cstr = view_name.c_str();
+    List *view_names = pg::call([&] { return stringToQualifiedNameList(view_cstr); });
+    const int parts = pg::call([&] { return list_length(view_names); });
+    if (parts < 1 || parts > 2)
+        fail(make_sqlstate("42602"), "improper view name: " + view_name, "", "Give a name or schema.name.");
+    // The schema as CREATE VIEW would pick it on the caller's search_path (the statement itself runs
+    // with a pinned one, inside SPI).
+    const char *qv = pg::call([&] {
+        RangeVar *rv = makeRangeVarFromNameList(view_names);
         Oid nsp = RangeVarGetCreationNamespace(rv);
-        return std::string(quote_qualified_identifier(get_namespace_name(nsp), rv->relname));
+        return quote_qualified_identifier(get_namespace_name(nsp), rv->relname);
     });
+    const std::string qualified_view(qv);
     const std::string select = engine::realtime_select(r, 0);
     pg::SpiSession spi;
     // As the caller, who owns the view (CREATE privilege on the schema checked by CREATE VIEW).
@@ -256,11 +282,11 @@ ROLLUP_FUNCTION(rollup_create_realtime_view) {
         List *names = stringToQualifiedNameList(qualified_view.c_str());
         return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
     });
-    const std::string comment = pg::call([&] {
-        std::string c = "real-time view of rollup " + r.name +
-                        ": its target below the frontier plus the rollup query over newer rows (rollup.create_realtime_view)";
-        return std::string(quote_literal_cstr(c.c_str()));
-    });
+    const std::string comment_text = "real-time view of rollup " + r.name +
+                                     ": its target below the frontier plus the rollup query over newer rows "
+                                     "(rollup.create_realtime_view)";
+    const char *comment_cstr = comment_text.c_str();
+    const std::string comment(pg::call([&] { return quote_literal_cstr(comment_cstr); }));
     spi.execute("COMMENT ON VIEW " + qualified_view + " IS " + comment, {}, false);
     pg::AsSuperuser catalog_writer;
     spi.execute("INSERT INTO rollup.realtime_view (view_oid, rollup_id) VALUES ($1, $2)",
@@ -270,22 +296,29 @@ ROLLUP_FUNCTION(rollup_create_realtime_view) {
 
 ROLLUP_FUNCTION(rollup_realtime_source_buckets) {
     const engine::RealtimeState st = engine::state_of(PG_GETARG_INT64(0), 0);
+    // Plain arrays only inside pg::call: an error there must not skip a C++ destructor.
+    const int n = static_cast<int>(st.from_source.size());
+    std::vector<RangeBound> lows(static_cast<size_t>(n)), highs(static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) {
+        const core::TimeRange &x = st.from_source[static_cast<size_t>(i)];
+        RangeBound &lo = lows[static_cast<size_t>(i)], &hi = highs[static_cast<size_t>(i)];
+        lo = RangeBound{};
+        hi = RangeBound{};
+        lo.val = engine::timestamptz_datum(x.lo);
+        lo.infinite = x.lo == core::kNoBegin;
+        lo.inclusive = !lo.infinite;
+        lo.lower = true;
+        hi.val = engine::timestamptz_datum(x.hi);
+        hi.infinite = x.hi >= core::kEndTimestamp;
+        hi.inclusive = false;
+        hi.lower = false;
+    }
+    RangeBound *lo_arr = lows.data(), *hi_arr = highs.data();
     MultirangeType *mr = pg::call([&] {
         TypeCacheEntry *rt = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
-        std::vector<RangeType *> ranges;
-        for (const core::TimeRange &x : st.from_source) {
-            RangeBound lo{}, hi{};
-            lo.val = engine::timestamptz_datum(x.lo);
-            lo.infinite = x.lo == core::kNoBegin;
-            lo.inclusive = !lo.infinite;
-            lo.lower = true;
-            hi.val = engine::timestamptz_datum(x.hi);
-            hi.infinite = x.hi >= core::kEndTimestamp;
-            hi.inclusive = false;
-            hi.lower = false;
-            ranges.push_back(make_range(rt, &lo, &hi, false));
-        }
-        return make_multirange(TSTZMULTIRANGEOID, rt, static_cast<int32>(ranges.size()), ranges.data());
+        RangeType **ranges = static_cast<RangeType **>(palloc(sizeof(RangeType *) * (n > 0 ? n : 1)));
+        for (int i = 0; i < n; i++) ranges[i] = make_range(rt, &lo_arr[i], &hi_arr[i], false);
+        return make_multirange(TSTZMULTIRANGEOID, rt, n, ranges);
     });
     PG_RETURN_MULTIRANGE_P(mr);
 }

@@ -221,6 +221,23 @@ Shape analyze_shape(const std::string &sql) {
     if (ttype != TIMESTAMPTZOID)
         fail(sqlstate::datatype_mismatch, "the bucketed column of a rollup must be timestamptz");
     s.time_column = pg::call([&] { return std::string(get_attname(s.source, s.time_attno, false)); });
+    // rollup's own functions (the real-time view's) are not for rollup queries: a run sends the
+    // query to the shards as it is.
+    struct OwnFunctions {
+        Oid nsp;
+        static bool walk(Node *n, OwnFunctions *ctx) {
+            if (!n) return false;
+            if (IsA(n, FuncExpr) && get_func_namespace(reinterpret_cast<FuncExpr *>(n)->funcid) == ctx->nsp) return true;
+            if (IsA(n, Query))
+                return query_tree_walker(reinterpret_cast<Query *>(n), reinterpret_cast<bool (*)()>(walk), ctx, 0);
+            return expression_tree_walker(n, reinterpret_cast<bool (*)()>(walk), ctx);
+        }
+    };
+    const bool own = pg::call([&] {
+        OwnFunctions ctx{get_namespace_oid("rollup", true)};
+        return OidIsValid(ctx.nsp) && query_tree_walker(q, reinterpret_cast<bool (*)()>(OwnFunctions::walk), &ctx, 0);
+    });
+    if (own) fail(sqlstate::feature_not_supported, "the rollup query cannot call functions of schema rollup");
     // Everything is computed on the shards.
     List *exprs = NIL;
     foreach (lc, q->targetList) exprs = pg::call([&] { return lappend(exprs, lfirst_node(TargetEntry, lc)->expr); });
@@ -364,9 +381,6 @@ int64_t run(const Rollup &r) {
         fail(sqlstate::insufficient_privilege, "permission denied for rollup " + r.name);
     ensure_owner(r.source);
     ensure_owner(r.target);
-    // The run writes the target like any writer: a rollup of this target waits for it to finish
-    // (its WaitForLockers below), so it never reads half of this run.
-    pg::call([&] { LockRelationOid(r.target, RowExclusiveLock); });
     // Writers in flight on the source first (they hold its lock until they commit), then the frontier
     // lock: a writer waiting for the frontier lock at pre-commit still holds the source's lock.
     pg::call([&] {
@@ -374,6 +388,10 @@ int64_t run(const Rollup &r) {
         SET_LOCKTAG_RELATION(tag, MyDatabaseId, r.source);
         WaitForLockers(tag, ShareLock, false);
     });
+    // Then the run writes the target like any writer: a rollup of this target waits for it to
+    // finish (its own WaitForLockers), so it never reads half of this run. Taken after the wait, so
+    // that this run never holds it while waiting for a writer that goes on to run that rollup.
+    pg::call([&] { LockRelationOid(r.target, RowExclusiveLock); });
     const Oid catalog = rollup_catalog_oid();
     const int64_t id = r.id;
     pg::call([&] { LockDatabaseObject(catalog, static_cast<Oid>(id), kRunLock, ExclusiveLock); });
@@ -576,8 +594,13 @@ void ensure_time_index(pg::SpiSession &spi, Oid relid, AttrNumber attno, bool br
     if (indexed) return;
     const std::string column = pg::call([&] { return std::string(get_attname(relid, attno, false)); });
     const std::string method = brin ? "brin" : "btree";
-    std::string index_name = rel_name(relid) + "_" + column + "_" + method;
-    if (index_name.size() >= NAMEDATALEN) index_name = "rollup_" + method + "_" + std::to_string(relid);
+    // A free name, as CREATE INDEX without one would choose (a relation of that name made first by
+    // someone else does not block create_rollup).
+    const char *relname_c = nullptr;
+    const std::string rel = rel_name(relid);
+    const char *rel_c = rel.c_str(), *col_c = column.c_str(), *method_c = method.c_str();
+    relname_c = pg::call([&] { return ChooseRelationName(rel_c, col_c, method_c, get_rel_namespace(relid), false); });
+    const std::string index_name(relname_c);
     spi.execute("CREATE INDEX " + quote(index_name) + " ON " + qualified(relid) + " USING " + method + " (" +
                     quote(column) + ")",
                 {}, false);
@@ -647,6 +670,23 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
         }
     }
     if (s.source == target) fail(sqlstate::invalid_parameter_value, "a rollup cannot feed its own source");
+    {
+        // One rollup per target (two would replace each other's cells), and levels are made from
+        // the bottom up: a rollup that already reads this target was made as a rollup of a table,
+        // not of a rollup, so it would never wait for this one nor hear of its rewrites.
+        pg::SpiSession spi;
+        pg::AsSuperuser catalog_reader;
+        auto writer = spi.query("SELECT name FROM rollup.rollup WHERE target = $1 LIMIT 1", {pg::oid_param(target)}, false);
+        if (!writer.empty())
+            fail(sqlstate::duplicate_object, "rollup " + *writer[0][0] + " already writes \"" + engine::rel_name(target) + "\"",
+                 "Two rollups into one target would replace each other's rows.", "Give this rollup its own target.");
+        auto reader = spi.query("SELECT name FROM rollup.rollup WHERE source = $1 LIMIT 1", {pg::oid_param(target)}, false);
+        if (!reader.empty())
+            fail(sqlstate::object_not_in_prerequisite_state,
+                 "rollup " + *reader[0][0] + " already reads \"" + engine::rel_name(target) + "\"",
+                 "A rollup of a rollup must be created after the rollup it reads, so that its runs wait for it.",
+                 "Drop rollup " + *reader[0][0] + ", create this one, then create " + *reader[0][0] + " again.");
+    }
     if (source_rollup) {
         // avg() over rows that are already aggregates weighs every row of the lower level equally,
         // not every raw row: exact only with equal counts. Say so, and what to keep instead.

@@ -24,7 +24,8 @@ CREATE TABLE rollup.rollup (
     total_rows bigint NOT NULL DEFAULT 0,
     last_error text,
     -- columns above are read by attribute number (src/rollup/invalidations.cpp): add new ones here
-    source_rollup bigint REFERENCES rollup.rollup  -- the rollup whose target is the source (a rollup of a rollup)
+    -- the rollup whose target is the source (a rollup of a rollup); a dropped table takes both along
+    source_rollup bigint REFERENCES rollup.rollup ON DELETE SET NULL
 );
 
 -- Bucket ranges [lo, hi) below the frontier that writes touched after they were materialized.
@@ -39,7 +40,7 @@ CREATE INDEX rollup_invalidation_idx ON rollup.rollup_invalidation (rollup_id);
 -- Real-time views made by rollup.create_realtime_view (dropped with DROP VIEW).
 CREATE TABLE rollup.realtime_view (
     view_oid oid PRIMARY KEY,
-    rollup_id bigint NOT NULL REFERENCES rollup.rollup
+    rollup_id bigint NOT NULL REFERENCES rollup.rollup ON DELETE CASCADE
 );
 
 REVOKE ALL ON rollup.rollup, rollup.rollup_invalidation, rollup.realtime_view FROM PUBLIC;
