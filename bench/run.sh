@@ -1,18 +1,42 @@
 #!/usr/bin/env bash
-# `make bench`: runs every benchmark script of bench/ (each starts its own private cluster with
-# test/cluster.sh, measures rollup against plain PostgreSQL in the same run, and writes its report
-# under bench/results/). BENCH="ingest query" picks some; extra settings are read by each script.
+# `make bench`: every benchmark named in the issues, side by side in one run, on one machine:
+# each script (ingest, query, rollup, realtime) starts its own private cluster with test/cluster.sh
+# and measures rollup against plain PostgreSQL tables of the same server in the same run (serial,
+# and with 2 parallel workers where the query can use them), once single node (32 shards on the
+# coordinator) and once with a coordinator and 2 workers. Then bench/report.py assembles
+# bench/results/<date>.md (tables), .json (every figure) and .svg (a chart of the ratios).
+#   BENCH_ROWS   rows per benchmark (default 1000000; 10000000 for the published report)
+#   BENCH        the scripts to run (default "ingest query rollup realtime")
+#   SETUPS       worker counts (default "0 2")
+# Each script takes medians over its repeats after a warm-up (query, realtime: REPEAT, default 5)
+# and reports the peak memory growth of the servers where it measures it (query).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p bench/results
+ROWS=${BENCH_ROWS:-1000000}
+stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
+run_dir=bench/results/run-$stamp
+mkdir -p "$run_dir"
+scripts=(${BENCH:-ingest query rollup realtime})
+setups=(${SETUPS:-0 2})
+total=$((${#scripts[@]} * ${#setups[@]}))
+step=0
 status=0
-for name in ${BENCH:-ingest query rollup}; do
+started=$SECONDS
+for name in "${scripts[@]}"; do
     script="bench/$name.sh"
-    if [ ! -f "$script" ]; then
-        echo "bench: $script does not exist (yet)" >&2
-        continue
-    fi
-    echo "== bench: $name"
-    bash "$script" || { echo "bench: $name failed" >&2; status=1; }
+    [ -f "$script" ] || { echo "bench: $script does not exist" >&2; status=1; continue; }
+    for workers in "${setups[@]}"; do
+        step=$((step + 1))
+        echo "== bench [$step/$total, $((SECONDS - started)) s so far]: $name, $([ "$workers" = 0 ] && echo "single node" || echo "coordinator + $workers workers"), $ROWS rows"
+        if ! WORKERS=$workers ROWS=$ROWS REPEAT=${REPEAT:-5} OUT="$run_dir/$name-${workers}w.txt" bash "$script" \
+            >"$run_dir/$name-${workers}w.log" 2>&1; then
+            echo "bench: $name with $workers workers failed (log: $run_dir/$name-${workers}w.log)" >&2
+            tail -5 "$run_dir/$name-${workers}w.log" >&2
+            status=1
+        fi
+    done
 done
+BENCH_META_DATE=$stamp BENCH_META_ROWS=$ROWS BENCH_META_CORES=$(nproc) \
+    python3 bench/report.py "$run_dir" "bench/results/$stamp"
+echo "report: bench/results/$stamp.md (.json, .svg); per-script reports in $run_dir"
 exit $status

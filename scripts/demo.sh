@@ -181,8 +181,8 @@ if [ "$reads" = 1 ] && psql_demo -At -c "SELECT 1 FROM rollup.rollups WHERE name
     CLUSTER_CHILD_PIDS+=("$dash_pid")
     dash_query() {
         local line out=""
-        printf '%s\n\\echo __frame_end__\n' "$1" >&"$dash_in"
-        while IFS= read -r -t 30 line <&"$dash_out"; do
+        printf '%s\n\\echo __frame_end__\n' "$1" >&"$dash_in" || return 1
+        while IFS= read -r -t 10 line <&"$dash_out"; do
             [ "$line" = "__frame_end__" ] && break
             out+="$line"$'\n'
         done
@@ -192,7 +192,7 @@ if [ "$reads" = 1 ] && psql_demo -At -c "SELECT 1 FROM rollup.rollups WHERE name
     frame_no=0
     while [ "$SECONDS" -lt "$end" ] && [ "$stop_live" = 0 ]; do
         t0=$(date +%s%N)
-        frame=$(dash_query "SELECT demo.frame('$run_started', $(tput cols 2>/dev/null || echo 100));")
+        frame=$(dash_query "SELECT demo.frame('$run_started', $(tput cols 2>/dev/null || echo 100));") || frame="(the dashboard session ended)"
         if [ "$tty" = 1 ]; then
             printf '\033[H%s\033[J' "$frame"
         elif [ $((frame_no % 5)) = 0 ]; then

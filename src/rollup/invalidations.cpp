@@ -229,6 +229,15 @@ void note_pushdown(Oid source, const Query *query, const std::vector<int> &shard
 
 void note_run(int64_t id) { runs.push_back(id); }
 
+void insert_invalidation(pg::SpiSession &spi, int64_t rollup_id, int shard_index, const core::TimeRange &range) {
+    spi.execute("INSERT INTO rollup.rollup_invalidation VALUES ($1, $2, "
+                "'2000-01-01 00:00:00+00'::timestamptz + $3 * interval '1 microsecond', "
+                "'2000-01-01 00:00:00+00'::timestamptz + $4 * interval '1 microsecond')",
+                {pg::int_param(rollup_id), {INT4OID, std::to_string(shard_index)}, pg::int_param(range.lo),
+                 pg::int_param(range.hi)},
+                false);
+}
+
 void record_invalidations() {
     if (!runs.empty()) {
         const Oid catalog = metadata::metadata_table_oid("rollup");
@@ -268,12 +277,7 @@ void record_invalidations() {
             pg::AsSuperuser catalog_writer;
             for (auto &shard : inv)
                 for (const core::TimeRange &range : shard.second)
-                    spi.execute("INSERT INTO rollup.rollup_invalidation VALUES ($1, $2, "
-                                "'2000-01-01 00:00:00+00'::timestamptz + $3 * interval '1 microsecond', "
-                                "'2000-01-01 00:00:00+00'::timestamptz + $4 * interval '1 microsecond')",
-                                {pg::int_param(r.id), {INT4OID, std::to_string(shard.first)}, pg::int_param(range.lo),
-                                 pg::int_param(range.hi)},
-                                false);
+                    insert_invalidation(spi, r.id, shard.first, range);
         }
     }
 }

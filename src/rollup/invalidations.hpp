@@ -15,6 +15,7 @@
 #include "core/rollup_plan.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/spi.hpp"
 
 namespace rollup::engine {
 
@@ -32,6 +33,10 @@ void note_pushdown(Oid source, const Query *query, const std::vector<int> &shard
 // Pre-commit: takes the frontier locks and records the invalidations, then the commit locks of the
 // runs this transaction made. No-op when nothing was noted.
 void record_invalidations();
+// Appends [range.lo, range.hi) (microseconds since 2000-01-01 UTC) for one shard index of a rollup
+// to rollup.rollup_invalidation. The one place that writes a row there; the caller is in a
+// raised-privilege block.
+void insert_invalidation(pg::SpiSession &spi, int64_t rollup_id, int shard_index, const core::TimeRange &range);
 // This transaction ran rollup `id`: its commit lock (rollup_internal.hpp, kCommitLock) is taken at
 // pre-commit and held through the distributed commit, so real-time views wait only for that.
 void note_run(int64_t id);

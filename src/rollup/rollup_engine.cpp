@@ -469,8 +469,11 @@ int64_t run(const Rollup &r) {
         std::sort(by_attno.begin(), by_attno.end());
         std::string cols;
         for (auto &c : by_attno) cols += (cols.empty() ? "" : ", ") + c.second;
+        // In bucket order: the target's rows then lie in time order on disk (later runs append later
+        // buckets), which is what keeps its BRIN index on the bucket column useful.
         const std::string ins = "INSERT INTO " + tq + " (" + cols + ") SELECT " + cols + " FROM (" +
-                                query_text_with(cur, src_cond) + ") rollup_query";
+                                query_text_with(cur, src_cond) + ") rollup_query ORDER BY " +
+                                quote(cur.target_bucket);
         // A shard pair's DELETE and INSERT go together (one connection, one round trip: the insert
         // must not wait for the delete's row locks held by another connection). When the run is the
         // whole transaction, the pairs spread over every connection of a node, in parallel.
@@ -533,11 +536,7 @@ int64_t run(const Rollup &r) {
                 stale.push_back(core::to_buckets(ub, rg));
             for (const core::TimeRange &rg : core::coalesce(stale)) {
                 pg::AsSuperuser catalog_writer;
-                spi.execute("INSERT INTO rollup.rollup_invalidation VALUES ($1, $2, "
-                            "'2000-01-01 00:00:00+00'::timestamptz + $3 * interval '1 microsecond', "
-                            "'2000-01-01 00:00:00+00'::timestamptz + $4 * interval '1 microsecond')",
-                            {pg::int_param(u.id), {INT4OID, std::to_string(i)}, pg::int_param(rg.lo), pg::int_param(rg.hi)},
-                            false);
+                insert_invalidation(spi, u.id, i, rg);
             }
         }
     }
@@ -546,12 +545,7 @@ int64_t run(const Rollup &r) {
     pg::AsSuperuser catalog_writer;
     spi.execute("DELETE FROM rollup.rollup_invalidation WHERE rollup_id = $1", {pg::int_param(cur.id)}, false);
     for (int i = 0; i < static_cast<int>(step.remaining.size()); i++)
-        for (const core::TimeRange &rg : step.remaining[i])
-            spi.execute("INSERT INTO rollup.rollup_invalidation VALUES ($1, $2, "
-                        "'2000-01-01 00:00:00+00'::timestamptz + $3 * interval '1 microsecond', "
-                        "'2000-01-01 00:00:00+00'::timestamptz + $4 * interval '1 microsecond')",
-                        {pg::int_param(cur.id), {INT4OID, std::to_string(i)}, pg::int_param(rg.lo), pg::int_param(rg.hi)},
-                        false);
+        for (const core::TimeRange &rg : step.remaining[i]) insert_invalidation(spi, cur.id, i, rg);
     spi.execute("UPDATE rollup.rollup SET frontier = '2000-01-01 00:00:00+00'::timestamptz + $2 * interval '1 microsecond', "
                 "last_run_start = now(), last_run_end = clock_timestamp(), last_rows = $3, last_buckets = $4, "
                 "total_rows = total_rows + $3, last_error = NULL WHERE rollup_id = $1",
@@ -571,9 +565,9 @@ using rollup::engine::fail;
 
 namespace rollup::engine {
 namespace {
-// An index on (attno) of a distributed table unless one starts with that column: BRIN for a source
-// (append-mostly raw events, large: tiny and enough), btree for a target (much smaller, and its
-// rows arrive in group order, not time order, so only a btree bounds a time range there).
+// An index on (attno) of a distributed table unless one starts with that column: BRIN (tiny, cheap
+// to maintain, enough for append-mostly rows in time order: raw events, and a target that runs fill
+// in bucket order); `brin` false makes a btree.
 void ensure_time_index(pg::SpiSession &spi, Oid relid, AttrNumber attno, bool brin) {
     if (attno == InvalidAttrNumber) return;
     const bool indexed = pg::call([&] {
@@ -747,7 +741,7 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
     // by bucket ranges: without an index on those columns every shard would be scanned whole each
     // time. One is made (and propagated to the shards) only when no index starts with that column.
     engine::ensure_time_index(spi, s.source, s.time_attno, true);
-    engine::ensure_time_index(spi, target, pg::call([&] { return get_attnum(target, s.target_bucket.c_str()); }), false);
+    engine::ensure_time_index(spi, target, pg::call([&] { return get_attnum(target, s.target_bucket.c_str()); }), true);
     // name() is LANGUAGE C, which only a superuser may create: the caller must be allowed to create
     // a function in that schema; the function is created in a privileged scope (the name quoted, the
     // rest fixed text) and given to the caller.
