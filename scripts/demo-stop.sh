@@ -9,7 +9,7 @@ if [ ! -f demo/.running ]; then
     exit 0
 fi
 dir=$(cat demo/.running)
-pkill -f "pgbench .*-d demo .*scripts/live/generator.sql" 2>/dev/null && echo "demo-stop: stopped the generator"
+pkill -f "pgbench .*scripts/live/generator.sql" 2>/dev/null && echo "demo-stop: stopped the generator"
 if [ -f "$dir/state.sh" ]; then
     bash test/cluster.sh stop "$dir" && echo "demo-stop: stopped the cluster in $dir"
 else

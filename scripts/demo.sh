@@ -161,9 +161,9 @@ if [ "$reads" = 1 ] && psql_demo -At -c "SELECT 1 FROM rollup.rollups WHERE name
     psql_demo -q -v keep_raw="$KEEP_RAW" -f scripts/live/20_live_setup.sql >/dev/null
     run_started=$(psql_demo -At -c "SELECT now()")
     tx_rate=$(((RATE + BATCH - 1) / BATCH))
-    "$CLUSTER_BINDIR/pgbench" -n -h 127.0.0.1 -p "$COORDINATOR_PORT" -U postgres -d demo \
+    "$CLUSTER_BINDIR/pgbench" -n -h 127.0.0.1 -p "$COORDINATOR_PORT" -U postgres \
         -c "$GEN_CLIENTS" -j 2 -T "$DURATION" -R "$tx_rate" -D batch="$BATCH" \
-        -f scripts/live/generator.sql >"$CLUSTER_BASE/generator.log" 2>&1 </dev/null &
+        -f scripts/live/generator.sql demo >"$CLUSTER_BASE/generator.log" 2>&1 </dev/null &
     gen_pid=$!
     CLUSTER_CHILD_PIDS+=("$gen_pid")
     # Ctrl-C ends the live part (and the generator) early; the report is still written.
@@ -205,11 +205,15 @@ if [ "$reads" = 1 ] && psql_demo -At -c "SELECT 1 FROM rollup.rollups WHERE name
     trap 'exit 130' INT
     exec {dash_in}>&- || true
     wait "$dash_pid" 2>/dev/null || true
+    # The generator ends by itself after DURATION seconds (and prints its summary); Ctrl-C stops it.
+    if [ "$stop_live" = 1 ]; then kill "$gen_pid" 2>/dev/null || true; fi
+    for ((w = 0; w < 50; w++)); do kill -0 "$gen_pid" 2>/dev/null || break; sleep 0.2; done
     kill "$gen_pid" 2>/dev/null || true
     wait "$gen_pid" 2>/dev/null || true
     [ "$tty" = 1 ] && printf '%s\n' "$frame"
     banner "Generator"
-    grep -E "number of transactions actually processed|tps =|latency average" "$CLUSTER_BASE/generator.log" || tail -5 "$CLUSTER_BASE/generator.log"
+    grep -E "number of transactions actually processed|tps =|latency average" "$CLUSTER_BASE/generator.log" ||
+        echo "(stopped before its summary; $(psql_demo -At -c "SELECT count(*) FROM http_request WHERE ingest_time >= '$run_started'") rows ingested during the run)"
     mkdir -p "$(dirname "$REPORT")"
     psql_demo -At -c "SELECT demo.report('$run_started', 'NODES=$NODES RATE=$RATE BATCH=$BATCH GEN_CLIENTS=$GEN_CLIENTS DURATION=$DURATION KEEP_RAW=$KEEP_RAW')" >"$REPORT"
     psql_demo -q -c "\copy (SELECT * FROM demo.sample WHERE at >= '$run_started' ORDER BY at) TO '${REPORT%.html}-samples.csv' CSV HEADER"
