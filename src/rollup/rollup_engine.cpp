@@ -565,9 +565,11 @@ using rollup::engine::fail;
 
 namespace rollup::engine {
 namespace {
-// An index on (attno) of a distributed table unless one starts with that column: BRIN (tiny, cheap
-// to maintain, enough for append-mostly rows in time order: raw events, and a target that runs fill
-// in bucket order); `brin` false makes a btree.
+// An index on (attno) of a distributed table unless one starts with that column: BRIN for a source
+// (raw events: large, append-mostly in time order; tiny and enough), btree for a target (a real-time
+// view reads a few buckets of every target shard at each statement, and a shard planner prefers a
+// sequential scan to BRIN on tables of a target's size; runs insert in bucket order, so the btree
+// grows at its right edge and costs little).
 void ensure_time_index(pg::SpiSession &spi, Oid relid, AttrNumber attno, bool brin) {
     if (attno == InvalidAttrNumber) return;
     const bool indexed = pg::call([&] {
@@ -741,7 +743,7 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
     // by bucket ranges: without an index on those columns every shard would be scanned whole each
     // time. One is made (and propagated to the shards) only when no index starts with that column.
     engine::ensure_time_index(spi, s.source, s.time_attno, true);
-    engine::ensure_time_index(spi, target, pg::call([&] { return get_attnum(target, s.target_bucket.c_str()); }), true);
+    engine::ensure_time_index(spi, target, pg::call([&] { return get_attnum(target, s.target_bucket.c_str()); }), false);
     // name() is LANGUAGE C, which only a superuser may create: the caller must be allowed to create
     // a function in that schema; the function is created in a privileged scope (the name quoted, the
     // rest fixed text) and given to the caller.
