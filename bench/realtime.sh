@@ -84,8 +84,8 @@ INSERT INTO http_request SELECT * FROM plain_request WHERE ingest_time = now();
 COMMIT;
 VACUUM ANALYZE plain_request;
 VACUUM ANALYZE plain_1min;
-VACUUM ANALYZE http_request;
-VACUUM ANALYZE http_request_1min;
+ANALYZE http_request;  -- reaches every shard
+ANALYZE http_request_1min;
 CHECKPOINT;
 SQL
 dash_raw="SELECT site_id, date_trunc('minute', ingest_time) as minute, COUNT(1) AS request_count,

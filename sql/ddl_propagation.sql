@@ -65,6 +65,27 @@ ROLLBACK;
 SELECT * FROM pg_temp.shard_ddl('metrics');
 SELECT count(*) FROM pg_indexes WHERE tablename = 'metrics';
 
+-- ANALYZE of a distributed table analyzes every shard on its node (statistics for shard plans right
+-- after a bulk load); with a column list, those columns.
+CREATE FUNCTION pg_temp.shard_stats(tbl regclass)
+RETURNS TABLE (shardid bigint, analyzed_columns text) LANGUAGE sql AS $$
+  SELECT s.shardid, r.cols
+    FROM rollup.shards s,
+         LATERAL dblink(format('host=%s port=%s dbname=%s', s.host, s.port, current_database()),
+                        format($q$SELECT coalesce(string_agg(attname, ', ' ORDER BY attname), '-') FROM pg_stats
+                                  WHERE schemaname || '.' || tablename = %L$q$, replace(s.shard_name, '"', '')))
+           AS r(cols text)
+   WHERE s.table_name = tbl ORDER BY s.shardid
+$$;
+INSERT INTO metrics (host_id, name, val) SELECT g, 'a' || g, g FROM generate_series(5000, 5300) g;
+SELECT * FROM pg_temp.shard_stats('metrics');
+ANALYZE metrics (name);
+SELECT * FROM pg_temp.shard_stats('metrics');
+BEGIN;
+ANALYZE metrics;
+COMMIT;
+SELECT * FROM pg_temp.shard_stats('metrics');
+
 DROP TABLE metrics;
 SELECT count(*) FROM rollup.shards WHERE table_name::text = 'metrics';
 RESET rollup.next_shard_id;

@@ -365,6 +365,43 @@ bool handle_drop(DropStmt *stmt, PlannedStmt *pstmt, const std::function<void(Pl
     return true;
 }
 
+// ANALYZE of distributed tables: the shell (empty) as PostgreSQL does it, then every shard on its
+// node, so that shard plans have statistics after a bulk load (autovacuum would come later).
+// VACUUM is left to each node's autovacuum: it cannot run inside the remote transaction a shard
+// statement is part of.
+bool handle_analyze(VacuumStmt *stmt, PlannedStmt *pstmt, const std::function<void(PlannedStmt *)> &run_standard) {
+    if (stmt->is_vacuumcmd) return false;
+    struct Target {
+        Oid relid;
+        std::string columns;  // " (a, b)" or empty
+    };
+    std::vector<Target> dist;
+    ListCell *lc;
+    foreach (lc, stmt->rels) {
+        VacuumRelation *vr = lfirst_node(VacuumRelation, lc);
+        if (!vr->relation) continue;
+        Oid relid = pg::call([&] { return RangeVarGetRelid(vr->relation, NoLock, true); });
+        if (!OidIsValid(relid) || !metadata::lookup(relid)) continue;
+        std::string cols;
+        ListCell *cc;
+        foreach (cc, vr->va_cols) {
+            const char *name = strVal(lfirst(cc));
+            cols += (cols.empty() ? " (" : ", ") + std::string(pg::call([&] { return quote_identifier(name); }));
+        }
+        if (!cols.empty()) cols += ")";
+        dist.push_back({relid, cols});
+    }
+    if (dist.empty()) return false;
+    run_standard(pstmt);
+    std::map<int, exec::Statements> by_node;
+    for (const Target &d : dist) {
+        const metadata::DistTable &t = metadata::get(d.relid);
+        for (const metadata::ShardInfo &s : t.shards) by_node[s.nodeid].push_back("ANALYZE " + s.name + d.columns);
+    }
+    exec::execute_per_node(by_node, true);
+    return true;
+}
+
 bool handle_set_schema(AlterObjectSchemaStmt *stmt) {
     if (stmt->objectType != OBJECT_TABLE || !stmt->relation) return false;
     Oid relid = pg::call([&] { return RangeVarGetRelid(stmt->relation, NoLock, true); });
@@ -385,6 +422,7 @@ bool ddl_distributed(PlannedStmt *pstmt, const char *query_string,
         case T_IndexStmt: return handle_create_index(reinterpret_cast<IndexStmt *>(stmt), pstmt, run_standard);
         case T_DropStmt: return handle_drop(reinterpret_cast<DropStmt *>(stmt), pstmt, run_standard);
         case T_AlterObjectSchemaStmt: return handle_set_schema(reinterpret_cast<AlterObjectSchemaStmt *>(stmt));
+        case T_VacuumStmt: return handle_analyze(reinterpret_cast<VacuumStmt *>(stmt), pstmt, run_standard);
         default: return false;
     }
 }
