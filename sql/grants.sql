@@ -1,16 +1,7 @@
 -- Privileges of a distributed table reach its shards: node sessions run as the querying user, so a
 -- GRANT on the table must also be a GRANT on every shard. Roles and schemas themselves are not
 -- created on the workers by rollup: here the test creates them on every node.
-SET client_min_messages TO warning;  -- dblink may exist already (other tests)
-CREATE EXTENSION IF NOT EXISTS dblink;
-RESET client_min_messages;
-CREATE FUNCTION pg_temp.on_workers(sql text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    FOR n IN 1..2 LOOP
-        PERFORM dblink_exec(format('host=127.0.0.1 port=%s dbname=%s user=postgres',
-                                   current_setting('regress.worker_' || n || '_port'), current_database()), sql);
-    END LOOP;
-END $$;
+\i sql/helpers/on_workers.sql
 SET client_min_messages TO warning;
 CREATE ROLE rg_owner LOGIN;
 CREATE ROLE rg_reader LOGIN;

@@ -221,16 +221,7 @@ SELECT rollup.create_rollup('rtv2_hour', 'rtv2.per_hour',
   'SELECT k, date_bin(''1 hour'', at, ''2000-01-01'') AS at, sum(n) AS n FROM rtv2.per_min GROUP BY 1, 2');
 SELECT rollup.create_realtime_view('rtv2_min', 'rtv2.min_live');
 SELECT rollup.create_realtime_view('rtv2_hour', 'rtv2.hour_live');
-SET client_min_messages TO warning;  -- dblink may exist already (other tests)
-CREATE EXTENSION IF NOT EXISTS dblink;
-RESET client_min_messages;
-CREATE FUNCTION pg_temp.on_workers(sql text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    FOR n IN 1..2 LOOP
-        PERFORM dblink_exec(format('host=127.0.0.1 port=%s dbname=%s user=postgres',
-                                   current_setting('regress.worker_' || n || '_port'), current_database()), sql);
-    END LOOP;
-END $$;
+\i sql/helpers/on_workers.sql
 CREATE ROLE rtv_reader LOGIN;
 SELECT pg_temp.on_workers('CREATE ROLE rtv_reader LOGIN; GRANT USAGE ON SCHEMA rtv2 TO rtv_reader');
 GRANT USAGE ON SCHEMA rtv2 TO rtv_reader;

@@ -4,16 +4,7 @@
 -- which makes the server read arguments that were never passed), the server must stay up, and
 -- exactly the expired rows must go. The local table comes last: on a server where the attack
 -- works, its rollup.expire ends the session (the file stops there, leaving sec_fmt behind).
-SET client_min_messages TO warning;  -- dblink may exist already (other tests)
-CREATE EXTENSION IF NOT EXISTS dblink;
-RESET client_min_messages;
-CREATE FUNCTION pg_temp.on_workers(sql text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    FOR n IN 1..2 LOOP
-        PERFORM dblink_exec(format('host=127.0.0.1 port=%s dbname=%s user=postgres',
-                                   current_setting('regress.worker_' || n || '_port'), current_database()), sql);
-    END LOOP;
-END $$;
+\i sql/helpers/on_workers.sql
 SET client_min_messages TO warning;
 CREATE ROLE sec_fmt LOGIN;
 SELECT pg_temp.on_workers('CREATE ROLE sec_fmt LOGIN');

@@ -6,16 +6,7 @@
 -- outcomes side by side (rows seen, rows changed, or "error" and its SQLSTATE): they must be the
 -- same, as must the tables' contents afterwards. Last, the role tries to read and change the shards
 -- directly on the workers, where it holds the privileges granted on the distributed table.
-SET client_min_messages TO warning;  -- dblink may exist already (other tests)
-CREATE EXTENSION IF NOT EXISTS dblink;
-RESET client_min_messages;
-CREATE FUNCTION pg_temp.on_workers(sql text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    FOR n IN 1..2 LOOP
-        PERFORM dblink_exec(format('host=127.0.0.1 port=%s dbname=%s user=postgres',
-                                   current_setting('regress.worker_' || n || '_port'), current_database()), sql);
-    END LOOP;
-END $$;
+\i sql/helpers/on_workers.sql
 SET client_min_messages TO warning;
 CREATE ROLE sec_rls_owner LOGIN;
 CREATE ROLE sec_rls_user LOGIN;
