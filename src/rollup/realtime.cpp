@@ -153,20 +153,13 @@ struct Renumber {
     }
 };
 
-std::string realtime_select(const Rollup &r, int depth);
-
-// The rollup query with `cond` (SQL over the source's columns) added to its WHERE, reading the
-// real-time form of the rollup below when there is one; printed from the tree.
-std::string rollup_query_where(const Rollup &r, const std::string &cond, int depth) {
-    Shape s = analyze_shape(r.query);
-    Query *probe = analyze("SELECT 1 FROM " + qualified(r.source) + " WHERE " + cond);
-    Query *q = s.query;
-    pg::call([&] {
-        q->jointree->quals = reinterpret_cast<Node *>(make_and_qual(q->jointree->quals, probe->jointree->quals));
-    });
-    if (r.source_rollup) {
-        const Rollup lower = load("WHERE rollup_id = $1", {pg::int_param(*r.source_rollup)}, "below " + r.name);
-        Query *sub = analyze(realtime_select(lower, depth + 1));
+// The rollup query with `cond` (SQL over the source's columns) added to its WHERE, reading
+// `lower_sql` (the real-time SELECT of the rollup below, empty when the source is a table) in place
+// of the source; printed from the tree.
+std::string rollup_query_where(const Rollup &r, const std::string &cond, const std::string &lower_sql) {
+    Query *q = query_with(r, cond);
+    if (!lower_sql.empty()) {
+        Query *sub = analyze(lower_sql);
         const std::vector<Column> cols = columns_of(r.source);
         std::vector<AttrNumber> position(static_cast<size_t>(cols.empty() ? 1 : cols.back().attno + 1), 0);
         for (size_t k = 0; k < cols.size(); k++) position[static_cast<size_t>(cols[k].attno)] = static_cast<AttrNumber>(k + 1);
@@ -200,8 +193,7 @@ std::string rollup_query_where(const Rollup &r, const std::string &cond, int dep
             rte->eref = makeAlias(alias, names);
         });
     }
-    pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
-    return pg::call([&] { return std::string(pg_get_querydef(q, false)); });
+    return print_query(q);
 }
 
 // The real-time SELECT of rollup r: the target's columns, exact at the moment of the statement.
@@ -222,12 +214,13 @@ std::string realtime_select(const Rollup &r, int depth) {
         qcols += (qcols.empty() ? "" : ", ") + std::string("CAST(") + (fed ? "q." + quote(c.name) : "NULL") + " AS " +
                  type_sql(c.type, c.typmod) + ") AS " + quote(c.name);
     }
-    // The source's FROM item for the stale-cell test: the table, or the rollup below in real time.
-    std::string source_from = qualified(r.source);
+    // The source: the table, or the rollup below in real time (built once, read by three arms).
+    std::string lower_sql;
     if (r.source_rollup) {
         const Rollup lower = load("WHERE rollup_id = $1", {pg::int_param(*r.source_rollup)}, "below " + r.name);
-        source_from = "(" + realtime_select(lower, depth + 1) + ")";
+        lower_sql = realtime_select(lower, depth + 1);
     }
+    const std::string source_from = lower_sql.empty() ? qualified(r.source) : "(" + lower_sql + ")";
     const std::string st = "s." + quote(r.time_column), tc = quote(r.time_column);
     const std::string stride = "'" + std::to_string(s.stride) + " microseconds'::pg_catalog.\"interval\"";
     std::string sql;
@@ -238,9 +231,10 @@ std::string realtime_select(const Rollup &r, int depth) {
            " AND " + st + " OPERATOR(pg_catalog.>=) " + tb + " AND " + st + " OPERATOR(pg_catalog.<) (" + tb +
            " OPERATOR(pg_catalog.+) " + stride + ") AND " + st + " OPERATOR(pg_catalog.>=) " + id_ps + " AND " + st +
            " OPERATOR(pg_catalog.<) " + id_pe + ")";
-    sql += "\nUNION ALL\nSELECT " + qcols + " FROM (" + rollup_query_where(r, tc + " OPERATOR(pg_catalog.>=) " + id_fr, depth) + ") q";
+    sql += "\nUNION ALL\nSELECT " + qcols + " FROM (" + rollup_query_where(r, tc + " OPERATOR(pg_catalog.>=) " + id_fr, lower_sql) + ") q";
     sql += "\nUNION ALL\nSELECT " + qcols + " FROM (" +
-           rollup_query_where(r, tc + " OPERATOR(pg_catalog.>=) " + id_ps + " AND " + tc + " OPERATOR(pg_catalog.<) " + id_pe, depth) +
+           rollup_query_where(r, tc + " OPERATOR(pg_catalog.>=) " + id_ps + " AND " + tc + " OPERATOR(pg_catalog.<) " + id_pe,
+                              lower_sql) +
            ") q WHERE q." + quote(r.target_bucket) + " OPERATOR(pg_catalog.<@) " + id_sb;
     return sql;
 }

@@ -345,19 +345,25 @@ std::string range_condition(const core::Bucketing &b, const core::RangeList &ran
     return out.empty() ? "false" : out;
 }
 
-// The rollup query limited to `cond` on the source (added to its WHERE in the tree), printed.
-std::string query_text_with(const Rollup &r, const std::string &cond) {
-    // The condition is analyzed in the query's own scope by analyzing "SELECT ... WHERE (cond)"
-    // around the original text would change the user's text; instead the condition is parsed as a
-    // one-table query and its WHERE tree grafted on (range-table index 1 is the source in both).
+Query *query_with(const Rollup &r, const std::string &cond) {
+    // Analyzing "SELECT ... WHERE (cond)" around the original text would change the user's text;
+    // instead the condition is parsed as a one-table query and its WHERE tree grafted on
+    // (range-table index 1 is the source in both).
     Shape s = analyze_shape(r.query);
     Query *probe = analyze("SELECT 1 FROM " + qualified(r.source) + " WHERE " + cond);
     Node *extra = probe->jointree->quals;
     Query *q = s.query;
     pg::call([&] { q->jointree->quals = reinterpret_cast<Node *>(make_and_qual(q->jointree->quals, extra)); });
+    return q;
+}
+
+std::string print_query(Query *q) {
     pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
     return pg::call([&] { return std::string(pg_get_querydef(q, false)); });
 }
+
+// The rollup query limited to `cond` on the source, printed.
+std::string query_text_with(const Rollup &r, const std::string &cond) { return print_query(query_with(r, cond)); }
 
 // Where a first run starts: the source's earliest time (the domain's start when a row is at
 // -infinity, whose bucket is -infinity itself), or INT64_MIN when the source has no row.

@@ -49,6 +49,10 @@ Query *analyze(const std::string &sql);
 // The bucket expression in the returned query is normalized: date_trunc('hour' | 'day', ...) becomes
 // the equivalent date_bin, so its value does not depend on the session's time zone.
 Shape analyze_shape(const std::string &sql);
+// The analyzed rollup query of r with `cond` (SQL over the source's columns) added to its WHERE as
+// a tree; printed with every name qualified by print_query.
+Query *query_with(const Rollup &r, const std::string &cond);
+std::string print_query(Query *q);
 void ensure_owner(Oid relid);
 Oid rollup_catalog_oid();
 // The rollup `where` selects ("WHERE name = $1"); fails with undefined_object naming `what`.
