@@ -66,7 +66,8 @@ SELECT * FROM pg_temp.shard_ddl('metrics');
 SELECT count(*) FROM pg_indexes WHERE tablename = 'metrics';
 
 -- ANALYZE of a distributed table analyzes every shard on its node (statistics for shard plans right
--- after a bulk load); with a column list, those columns.
+-- after a bulk load); with a column list, those columns. (ANALYZE with no table list analyzes the
+-- coordinator's own tables only.)
 CREATE FUNCTION pg_temp.shard_stats(tbl regclass)
 RETURNS TABLE (shardid bigint, analyzed_columns text) LANGUAGE sql AS $$
   SELECT s.shardid, r.cols
@@ -80,6 +81,11 @@ $$;
 INSERT INTO metrics (host_id, name, val) SELECT g, 'a' || g, g FROM generate_series(5000, 5300) g;
 SELECT * FROM pg_temp.shard_stats('metrics');
 ANALYZE metrics (name);
+SELECT * FROM pg_temp.shard_stats('metrics');
+-- in a read-only transaction too (statistics are not a write), with the shell's options
+BEGIN READ ONLY;
+ANALYZE (SKIP_LOCKED) metrics (val);
+COMMIT;
 SELECT * FROM pg_temp.shard_stats('metrics');
 BEGIN;
 ANALYZE metrics;

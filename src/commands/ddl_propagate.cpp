@@ -376,12 +376,29 @@ bool handle_analyze(VacuumStmt *stmt, PlannedStmt *pstmt, const std::function<vo
         std::string columns;  // " (a, b)" or empty
     };
     std::vector<Target> dist;
+    // The options a shard's ANALYZE honours as the shell's does.
+    std::string options;
     ListCell *lc;
+    foreach (lc, stmt->options) {
+        DefElem *opt = lfirst_node(DefElem, lc);
+        const bool on = pg::call([&] { return defGetBoolean(opt); });
+        if (!on) continue;
+        if (strcmp(opt->defname, "verbose") == 0) options += std::string(options.empty() ? "" : ", ") + "VERBOSE";
+        if (strcmp(opt->defname, "skip_locked") == 0) options += std::string(options.empty() ? "" : ", ") + "SKIP_LOCKED";
+    }
+    if (!options.empty()) options = "(" + options + ") ";
+    const Oid me = GetUserId();
     foreach (lc, stmt->rels) {
         VacuumRelation *vr = lfirst_node(VacuumRelation, lc);
         if (!vr->relation) continue;
         Oid relid = pg::call([&] { return RangeVarGetRelid(vr->relation, NoLock, true); });
         if (!OidIsValid(relid) || !metadata::lookup(relid)) continue;
+        // Whom PostgreSQL lets analyze the table (it warns and skips the others): the table's owner
+        // or the database's; nobody else's statement goes to the shards.
+        const bool may = pg::call([&] {
+            return pg_class_ownercheck(relid, me) || pg_database_ownercheck(MyDatabaseId, me);
+        });
+        if (!may) continue;
         std::string cols;
         ListCell *cc;
         foreach (cc, vr->va_cols) {
@@ -396,9 +413,12 @@ bool handle_analyze(VacuumStmt *stmt, PlannedStmt *pstmt, const std::function<vo
     std::map<int, exec::Statements> by_node;
     for (const Target &d : dist) {
         const metadata::DistTable &t = metadata::get(d.relid);
-        for (const metadata::ShardInfo &s : t.shards) by_node[s.nodeid].push_back("ANALYZE " + s.name + d.columns);
+        for (const metadata::ShardInfo &s : t.shards)
+            by_node[s.nodeid].push_back("ANALYZE " + options + s.name + d.columns);
     }
-    exec::execute_per_node(by_node, true);
+    // Not a write: statistics need no two-phase commit across nodes (and ANALYZE is allowed in a
+    // read-only transaction, where recording a distributed commit is not).
+    exec::execute_per_node(by_node, false);
     return true;
 }
 
