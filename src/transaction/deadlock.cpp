@@ -117,6 +117,9 @@ void check_distributed_deadlock() {
     std::map<int, std::string> wait_type;   // coordinator pid -> wait_event_type ('' when not waiting)
     {
         pg::SpiSession spi;
+        // pg_stat_activity is read once per transaction and then cached: this check runs inside the
+        // waiting statement's transaction, so it asks for the current state every time.
+        pg::call([] { pgstat_clear_snapshot(); });
         std::vector<std::vector<std::string>> rows;
         for (auto &r : spi.query(kEdgesSql, {}, false))
             rows.push_back({r[0].value_or("0"), r[1].value_or(""), r[2].value_or("0"), r[3].value_or("")});
@@ -147,13 +150,13 @@ void check_distributed_deadlock() {
     cycle_checks = sorted == last_cycle ? cycle_checks + 1 : 1;
     last_cycle = sorted;
     if (victim != MyProcPid) {
-        // The victim breaks the cycle itself when it waits in our executor (wait type Extension:
-        // it runs this check too, and may be rolling back right now). Only a victim that cannot
-        // (waiting on a coordinator lock, or idle in its transaction) is given up for, once the
-        // same cycle has outlived two checks; and, whatever it does, after six (a victim that
-        // cannot see the whole cycle, a node it cannot reach).
-        const bool victim_acts = wait_type[victim] == "Extension";
-        if (cycle_checks < (victim_acts ? 6 : 2)) return;
+        // The victim breaks the cycle itself unless it waits on a coordinator lock (wait type
+        // Lock), where it never runs this check: in our executor it runs it too, and when it is
+        // not waiting at all it is already rolling back (its nodes' locks go a moment later).
+        // A victim stuck on a lock is given up for once the same cycle has outlived two checks;
+        // any other, after six (a victim that cannot see the whole cycle, a node it cannot reach).
+        const bool victim_stuck = wait_type[victim] == "Lock";
+        if (cycle_checks < (victim_stuck ? 2 : 6)) return;
     }
     std::string detail;
     for (size_t i = 0; i < cycle.size(); i++)
