@@ -72,6 +72,13 @@ SELECT rollup.create_rollup('rollup_http_request', 'http_request_1min', $$
          SUM(response_time_msec) / COUNT(1) AS average_response_time_msec
     FROM http_request GROUP BY 1, 2 $$);
 SELECT name, source, target, frontier IS NULL AS never_ran FROM rollup.rollups;
+-- the indexes it added (on the shells here; DDL propagation puts them on every shard): BRIN of 16
+-- pages per range on the source's time column, a btree on the target's bucket column
+SELECT c.relname ~ '_1min' AS target, c.relname ~ '_[0-9]+$' AS shard, count(*) AS indexes, min(pg_get_indexdef(i.indexrelid)) ~ 'USING brin \(ingest_time\) WITH \(pages_per_range=''16'', autosummarize=''on''\)' AS brin_16,
+       bool_and(pg_get_indexdef(i.indexrelid) ~ 'USING (brin|btree) \(ingest_time\)') AS on_bucket
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+ WHERE c.relname ~ '^http_request(_1min)?(_[0-9]+)?$' AND pg_get_indexdef(i.indexrelid) ~ '\(ingest_time\)'
+ GROUP BY 1, 2 ORDER BY 1, 2;
 -- a table that already holds rows is materialized on the first run
 SELECT rollup_http_request() > 0 AS wrote_rows;
 SELECT rollup_diff() AS differences;

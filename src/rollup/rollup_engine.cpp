@@ -572,7 +572,9 @@ using rollup::engine::fail;
 namespace rollup::engine {
 namespace {
 // An index on (attno) of a distributed table unless one starts with that column: BRIN for a source
-// (raw events: large, append-mostly in time order; tiny and enough), btree for a target (a real-time
+// (raw events: large, append-mostly in time order; tiny and enough), of 16 pages per range (the
+// default 128 is more than a whole shard of a small table, and a real-time view's tail, the last
+// minute or so of every shard, is a page or two) and summarized as ranges fill; btree for a target (a real-time
 // view reads a few buckets of every target shard at each statement, and a shard planner prefers a
 // sequential scan to BRIN on tables of a target's size; runs insert in bucket order, so the btree
 // grows at its right edge and costs little).
@@ -604,7 +606,7 @@ void ensure_time_index(pg::SpiSession &spi, Oid relid, AttrNumber attno, bool br
     relname_c = pg::call([&] { return ChooseRelationName(rel_c, col_c, method_c, get_rel_namespace(relid), false); });
     const std::string index_name(relname_c);
     spi.execute("CREATE INDEX " + quote(index_name) + " ON " + qualified(relid) + " USING " + method + " (" +
-                    quote(column) + ")",
+                    quote(column) + ")" + (brin ? " WITH (pages_per_range = 16, autosummarize = on)" : ""),
                 {}, false);
 }
 
