@@ -5,8 +5,11 @@
 #   - plain PostgreSQL: INSERT INTO a local http_request_1min SELECT ... GROUP BY over a local copy;
 #   - the native rollup's first run over the same rows (rollup.run_rollup);
 #   - a run with nothing new;
-#   - a run after ROWS more rows in new buckets, on a table that already holds ROWS rows
+#   - a run after ROWS more rows in new buckets, on a table that already holds ROWS rows or more
 #     (work proportional to new data: compare with the first run).
+# Each figure is the median of RUNS (default 3) after a warm-up: the plain INSERT into an emptied
+# table, and the first run of a rollup made again over an emptied target, alternate; the run over
+# new rows is repeated with a new day of rows each time (on a table of 2, 3, 4 ... times ROWS).
 # The tutorial's PL/pgSQL function is not timed here (it runs on distributed tables through the
 # co-located INSERT ... SELECT path; see bench/query.sh for reads).
 # Report: bench/results/rollup-<workers>w.txt unless OUT says otherwise.
@@ -17,6 +20,7 @@ source test/cluster.sh
 WORKERS=${WORKERS:-0}
 SHARDS=${SHARDS:-32}
 ROWS=${ROWS:-1000000}
+RUNS=${RUNS:-3}
 OUT=${OUT:-bench/results/rollup-${WORKERS}w.txt}
 cluster_install
 cluster_start "$WORKERS"
@@ -53,23 +57,42 @@ query="SELECT site_id, date_trunc('minute', ingest_time) AS ingest_time, COUNT(1
          SUM(CASE WHEN (status_code between 200 and 299) THEN 1 ELSE 0 END) AS success_count,
          SUM(CASE WHEN (status_code between 200 and 299) THEN 0 ELSE 1 END) AS error_count,
          SUM(response_time_msec) / COUNT(1) AS average_response_time_msec"
-plain=$(ms "INSERT INTO plain_1min (site_id, ingest_time, request_count, success_count, error_count, average_response_time_msec) $query FROM plain_request GROUP BY 1, 2")
-q "SELECT rollup.create_rollup('rollup_http_request', 'http_request_1min', \$\$ $query FROM http_request GROUP BY 1, 2 \$\$)" >/dev/null
-first=$(ms "SELECT rollup.run_rollup('rollup_http_request')")
-nothing=$(ms "SELECT rollup.run_rollup('rollup_http_request')")
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%d\n", (a[NR/2]+a[NR/2+1])/2}'; }
+create="SELECT rollup.create_rollup('rollup_http_request', 'http_request_1min', \$\$ $query FROM http_request GROUP BY 1, 2 \$\$)"
+plains="" firsts="" nothings=""
+for ((k = 0; k <= RUNS; k++)); do
+    echo "first runs: $k of $RUNS (0 is the warm-up)" >&2
+    q "TRUNCATE plain_1min; CHECKPOINT" >/dev/null
+    p=$(ms "INSERT INTO plain_1min (site_id, ingest_time, request_count, success_count, error_count, average_response_time_msec) $query FROM plain_request GROUP BY 1, 2")
+    q "SELECT rollup.drop_rollup('rollup_http_request') FROM rollup.rollups WHERE name = 'rollup_http_request'" >/dev/null
+    q "TRUNCATE http_request_1min" >/dev/null
+    q "$create" >/dev/null
+    q "CHECKPOINT" >/dev/null
+    f=$(ms "SELECT rollup.run_rollup('rollup_http_request')")
+    n=$(ms "SELECT rollup.run_rollup('rollup_http_request')")
+    if [ "$k" -gt 0 ]; then plains+=" $p" firsts+=" $f" nothings+=" $n"; fi
+done
+plain=$(echo "$plains" | median)
+first=$(echo "$firsts" | median)
+nothing=$(echo "$nothings" | median)
 same=$(q "SELECT (SELECT count(*) FROM (SELECT site_id, ingest_time, request_count FROM plain_1min EXCEPT ALL SELECT site_id, ingest_time, request_count FROM http_request_1min) d) = 0")
-# A second day of rows: recorded as invalidations below the frontier (the first run moved it to
-# now), so the next run recomputes exactly those buckets on a table twice the size.
-q "INSERT INTO http_request (site_id, ingest_time, url, status_code, response_time_msec)
-   SELECT (g::bigint * 7919) % 1000, timestamptz '2024-03-11 00:00+00' + (g % 86400) * interval '1 second', '/p',
-          (ARRAY[200,200,200,404,500])[g % 5 + 1], g % 900 FROM generate_series(1, $ROWS) g" >/dev/null
-q "VACUUM ANALYZE http_request" >/dev/null
-second=$(ms "SELECT rollup.run_rollup('rollup_http_request')")
+seconds=""
+for ((k = 1; k <= RUNS; k++)); do
+    echo "runs over $ROWS new rows: $k of $RUNS" >&2
+    q "INSERT INTO http_request (site_id, ingest_time, url, status_code, response_time_msec)
+       SELECT (g::bigint * 7919) % 1000, timestamptz '2024-03-10 00:00+00' + $k * interval '1 day' + (g % 86400) * interval '1 second', '/p',
+              (ARRAY[200,200,200,404,500])[g % 5 + 1], g % 900 FROM generate_series(1, $ROWS) g" >/dev/null
+    q "ANALYZE http_request" >/dev/null
+    q "CHECKPOINT" >/dev/null
+    seconds+=" $(ms "SELECT rollup.run_rollup('rollup_http_request')")"
+done
+second=$(echo "$seconds" | median)
 {
-    echo "# native rollup benchmark: $ROWS rows, $SHARDS shards, $WORKERS workers, $(date -u +%FT%TZ), $(nproc) cores"
+    echo "# native rollup benchmark: $ROWS rows, $SHARDS shards, $WORKERS workers, $(date -u +%FT%TZ), $(nproc) cores; medians of $RUNS after a warm-up"
     echo "plain PostgreSQL INSERT ... SELECT ... GROUP BY (local tables): ${plain} ms"
     echo "native rollup, first run over the same rows:                   ${first} ms  (plain/native $(awk "BEGIN{printf \"%.2f\", $plain/$first}")x)"
     echo "native rollup, run with nothing new:                           ${nothing} ms  ($(awk "BEGIN{printf \"%.1f\", 100*$nothing/$first}")% of the first run)"
-    echo "native rollup, run over $ROWS new rows on a $((2 * ROWS))-row table:     ${second} ms  ($(awk "BEGIN{printf \"%.2f\", $second/$first}")x the first run)"
+    echo "native rollup, run over $ROWS new rows on a $((2 * ROWS))- to $(((RUNS + 1) * ROWS))-row table: ${second} ms  ($(awk "BEGIN{printf \"%.2f\", $second/$first}")x the first run)"
+    echo "# each: plain$plains; first$firsts; nothing new$nothings; over new rows$seconds"
     echo "target equals the plain GROUP BY: $same"
 } | tee "$OUT"
