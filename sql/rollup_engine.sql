@@ -53,9 +53,11 @@ SELECT pg_temp.error_of($$SELECT rollup.create_rollup('r1', 'http_request_1min',
   'SELECT site_id, date_trunc(''month'', ingest_time) AS ingest_time, count(*) AS request_count FROM http_request GROUP BY 1, 2')$$);
 SELECT pg_temp.error_of($$SELECT rollup.create_rollup('r1', 'http_request_1min',
   'SELECT site_id, date_trunc(''minute'', ingest_time) AS ingest_time, count(*) AS request_count FROM http_request GROUP BY 1, 2 ORDER BY 1')$$);
-CREATE TABLE local_target (site_id int, ingest_time timestamptz, request_count bigint);
-SELECT pg_temp.error_of($$SELECT rollup.create_rollup('r1', 'local_target',
+-- a target that is not a table (a local table is a target: rollup_local_target)
+CREATE VIEW view_target AS SELECT 1 AS site_id, now() AS ingest_time, 1::bigint AS request_count;
+SELECT pg_temp.error_of($$SELECT rollup.create_rollup('r1', 'view_target',
   'SELECT site_id, date_trunc(''minute'', ingest_time) AS ingest_time, count(*) AS request_count FROM http_request GROUP BY 1, 2')$$);
+DROP VIEW view_target;
 -- the tutorial's PL/pgSQL function of the same name is never replaced
 CREATE FUNCTION rollup_http_request() RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$;
 SELECT pg_temp.error_of($$SELECT rollup.create_rollup('rollup_http_request', 'http_request_1min',

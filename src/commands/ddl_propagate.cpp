@@ -273,7 +273,18 @@ bool handle_rename(RenameStmt *stmt, PlannedStmt *pstmt, const std::function<voi
         return false;
     }
     const metadata::DistTable *t = metadata::lookup(relid);
-    if (!t) return false;
+    if (!t) {
+        // A local table a rollup writes (a local target): its runs insert by column name.
+        if (stmt->renameType == OBJECT_COLUMN) {
+            const std::string rollup = engine::rollup_using(relid);
+            if (!rollup.empty())
+                throw PgError(sqlstate::feature_not_supported,
+                              "cannot rename a column of \"" + std::string(stmt->relation->relname) +
+                                  "\": rollup \"" + rollup + "\" writes it",
+                              "", "Drop the rollup first (rollup.drop_rollup), rename, create it again.");
+        }
+        return false;
+    }
     if (stmt->renameType == OBJECT_COLUMN) {
         std::string from = stmt->subname, to = stmt->newname;
         if (from == t->dist_column) unsupported(*t, "renaming the distribution column");

@@ -382,6 +382,91 @@ int64_t first_timestamp(const Rollup &r) {
 
 namespace {
 
+// Runs the rest of its scope as the owner of `relid` in a restricted operation, as PostgreSQL runs
+// REFRESH MATERIALIZED VIEW: a trigger the owner put on a rollup's target (or its shards) never runs
+// with the rights of whoever calls the rollup (a superuser, the scheduler).
+struct AsTableOwner {
+    Oid saved_user = InvalidOid;
+    int saved_sec = 0;
+    explicit AsTableOwner(Oid relid) {
+        Oid owner = pg::call([&] {
+            HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+            if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", relid);
+            Oid o = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+            ReleaseSysCache(tup);
+            return o;
+        });
+        GetUserIdAndSecContext(&saved_user, &saved_sec);
+        SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+    }
+    ~AsTableOwner() { SetUserIdAndSecContext(saved_user, saved_sec); }
+    AsTableOwner(const AsTableOwner &) = delete;
+    AsTableOwner &operator=(const AsTableOwner &) = delete;
+};
+
+// A local target (a table of the coordinator): the run's two statements run here, in the run's
+// transaction, over the union of every shard's ranges (recomputing a cell that did not need it
+// rewrites the same row); the source is read through the distributed planner. The cells below the
+// old frontier that still have raw rows are read first (a DELETE of a local table cannot read a
+// distributed one) and handed to the DELETE as two arrays.
+int64_t write_local_target(const Rollup &cur, const core::Bucketing &bucketing, const core::RunStep &step,
+                           uint64_t &buckets) {
+    core::RangeList all;
+    for (const core::RangeList &r : step.recompute) all.insert(all.end(), r.begin(), r.end());
+    const core::RangeList ranges = core::coalesce(all);
+    if (ranges.empty()) return 0;
+    buckets = core::count_buckets(bucketing, ranges);
+    const std::string tq = qualified(cur.target), sq = qualified(cur.source);
+    const int64_t old_frontier = cur.frontier ? *cur.frontier : core::kNoBegin;
+    const core::RangeList low = core::clip(ranges, core::kNoBegin, old_frontier);
+    const core::RangeList high = core::clip(ranges, old_frontier, core::kNoEnd);
+    Shape shape = analyze_shape(cur.query);
+    List *dpcontext = pg::call([&] { return deparse_context_for(get_rel_name(cur.source), cur.source); });
+    std::string bucket_sql;
+    {
+        pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+        bucket_sql = deparse::expression_for_node(shape.bucket_expr, dpcontext);
+    }
+    const std::string key_array_type = pg::call([&] {
+        Oid key_type = get_atttype(cur.source, get_attnum(cur.source, cur.source_key.c_str()));
+        Oid array_type = get_array_type(key_type);
+        if (!OidIsValid(array_type))
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("the distribution column of a rollup with a local target needs an array type")));
+        return std::string(format_type_be_qualified(array_type));
+    });
+    std::vector<std::string> cols;
+    for (auto &o : shape.outputs) cols.push_back(quote(o.first));
+    std::string col_list;
+    for (const std::string &c : cols) col_list += (col_list.empty() ? "" : ", ") + c;
+    const std::string ins = "INSERT INTO " + tq + " (" + col_list + ") SELECT " + col_list + " FROM (" +
+                            query_text_with(cur, range_condition(bucketing, ranges, quote(cur.time_column))) +
+                            ") rollup_query ORDER BY " + quote(cur.target_bucket);
+    pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+    AsTableOwner as_owner(cur.target);
+    pg::SpiSession spi;
+    std::string del = "DELETE FROM " + tq + " WHERE (" + range_condition(bucketing, high, quote(cur.target_bucket)) + ")";
+    std::vector<pg::Param> params;
+    if (!low.empty()) {
+        auto cells = spi.query("SELECT pg_catalog.array_agg(k), pg_catalog.array_agg(b) FROM (SELECT " +
+                                   quote(cur.source_key) + " AS k, " + bucket_sql + " AS b FROM " + sq + " WHERE " +
+                                   range_condition(bucketing, low, quote(cur.time_column)) + " GROUP BY 1, 2) cells",
+                               {}, false);
+        if (!cells.empty() && cells[0][0]) {
+            const Oid key_array = pg::call([&] {
+                return get_array_type(get_atttype(cur.source, get_attnum(cur.source, cur.source_key.c_str())));
+            });
+            params = {{key_array, cells[0][0]}, {TIMESTAMPTZARRAYOID, cells[0][1]}};
+            del += " OR ((" + range_condition(bucketing, low, quote(cur.target_bucket)) + ") AND (" +
+                   quote(cur.target_key) + ", " + quote(cur.target_bucket) +
+                   ") IN (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::" + key_array_type +
+                   "), pg_catalog.unnest($2::pg_catalog.timestamptz[]))))";
+        }
+    }
+    spi.execute(del, params, false);
+    return static_cast<int64_t>(spi.execute(ins, {}, false));
+}
+
 int64_t run(const Rollup &r) {
     if (!pg::call([&] { return has_privs_of_role(GetUserId(), r.owner); }))
         fail(sqlstate::insufficient_privilege, "permission denied for rollup " + r.name);
@@ -443,7 +528,8 @@ int64_t run(const Rollup &r) {
     std::vector<exec::Task> tasks;
     const bool spread = !IsTransactionBlock();
     uint64_t buckets = 0;
-    for (int i = 0; i < src.shard_count; i++) {
+    const bool local_target = metadata::lookup(cur.target) == nullptr;
+    for (int i = 0; i < src.shard_count && !local_target; i++) {
         const core::RangeList &ranges = step.recompute[i];
         if (ranges.empty()) continue;
         buckets += core::count_buckets(bucketing, ranges);
@@ -500,29 +586,14 @@ int64_t run(const Rollup &r) {
         tasks.push_back(std::move(t));
     }
     xact::ForceRemoteTransactions force;
-    {
-        // The shard statements run as the target's owner in a restricted operation (as PostgreSQL
-        // runs REFRESH MATERIALIZED VIEW): a trigger the owner put on the target or its shards never
-        // runs with the rights of whoever calls the rollup (a superuser, the scheduler).
-        Oid target_owner = pg::call([&] {
-            HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(cur.target));
-            if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", cur.target);
-            Oid o = ((Form_pg_class)GETSTRUCT(tup))->relowner;
-            ReleaseSysCache(tup);
-            return o;
-        });
-        struct AsOwner {
-            Oid saved_user;
-            int saved_sec;
-            explicit AsOwner(Oid owner) {
-                GetUserIdAndSecContext(&saved_user, &saved_sec);
-                SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-            }
-            ~AsOwner() { SetUserIdAndSecContext(saved_user, saved_sec); }
-        } as_owner(target_owner);
+    int64_t rows = 0;  // the INSERTs' counts: every second statement
+    if (local_target) {
+        rows = write_local_target(cur, bucketing, step, buckets);
+    } else {
+        // The shard statements run as the target's owner in a restricted operation.
+        AsTableOwner as_owner(cur.target);
         exec::execute(tasks);
     }
-    int64_t rows = 0;  // the INSERTs' counts: every second statement
     for (const exec::Task &t : tasks)
         for (size_t k = 1; k < t.statement_rows.size(); k += 2) rows += t.statement_rows[k];
 
@@ -626,13 +697,16 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
     // match the query's outputs by name and type.
     const metadata::DistTable *tt = metadata::lookup(target);
     const metadata::DistTable &st = metadata::get(s.source);
-    if (!tt)
-        fail(sqlstate::feature_not_supported, "the target of a rollup must be a distributed table (a local target is not supported yet)",
-             "", "Distribute it with create_distributed_table(target, '" + s.target_key + "').");
-    if (tt->colocationid != st.colocationid)
+    if (!tt) {
+        // A local target: an ordinary (or partitioned) table of the coordinator, written by runs
+        // through this backend.
+        const char kind = pg::call([&] { return get_rel_relkind(target); });
+        if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+            fail(sqlstate::wrong_object_type, "the target of a rollup must be a table: \"" + engine::rel_name(target) + "\" is not");
+    } else if (tt->colocationid != st.colocationid)
         fail(sqlstate::invalid_parameter_value, "the target of a rollup must be co-located with its source",
              "", "create_distributed_table(target, column, colocate_with => 'source').");
-    if (tt->dist_column != s.target_key)
+    if (tt && tt->dist_column != s.target_key)
         fail(sqlstate::invalid_parameter_value,
              "the target's distribution column \"" + tt->dist_column + "\" must be fed by the source's \"" + s.source_key + "\"");
     for (auto &o : s.outputs) {
