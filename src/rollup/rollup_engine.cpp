@@ -382,6 +382,59 @@ int64_t first_timestamp(const Rollup &r) {
 
 namespace {
 
+// The access methods of the indexes of `relid` whose first key column is `attno`.
+std::vector<Oid> index_methods_on(Oid relid, AttrNumber attno) {
+    return pg::call([&] {
+        std::vector<Oid> methods;
+        Relation rel = table_open(relid, AccessShareLock);
+        List *indexes = RelationGetIndexList(rel);
+        ListCell *lc;
+        foreach (lc, indexes) {
+            HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+            if (!HeapTupleIsValid(tup)) continue;
+            Form_pg_index idx = (Form_pg_index)GETSTRUCT(tup);
+            if (idx->indnkeyatts > 0 && idx->indkey.values[0] == attno) {
+                HeapTuple rt = SearchSysCache1(RELOID, ObjectIdGetDatum(idx->indexrelid));
+                if (HeapTupleIsValid(rt)) {
+                    methods.push_back(((Form_pg_class)GETSTRUCT(rt))->relam);
+                    ReleaseSysCache(rt);
+                }
+            }
+            ReleaseSysCache(tup);
+        }
+        table_close(rel, AccessShareLock);
+        return methods;
+    });
+}
+
+// Whether a run inserts its rows in bucket order: only for a BRIN index on the target's bucket
+// column, which is useful only while the heap lies in time order. A btree (what create_rollup
+// adds) finds the rows wherever they are, and sorting a large run costs a quarter of its time.
+bool insert_in_bucket_order(const Rollup &r) {
+    const AttrNumber attno = pg::call([&] { return get_attnum(r.target, r.target_bucket.c_str()); });
+    for (Oid am : index_methods_on(r.target, attno))
+        if (am == BRIN_AM_OID) return true;
+    return false;
+}
+
+// What a run does, at DEBUG1 (client_min_messages = debug1, or log_min_messages): per shard the
+// buckets it recomputes and each statement it sends, then a summary. Computed only when someone
+// listens.
+bool run_debug_wanted() { return pg::call([] { return message_level_is_interesting(DEBUG1); }); }
+
+void run_debug(const std::string &line) {
+    pg::call([&] { ereport(DEBUG1, (errmsg_internal("%s", line.c_str()))); });
+}
+
+std::string ranges_text(const core::RangeList &ranges) {
+    std::string out;
+    for (const core::TimeRange &r : ranges)
+        out += (out.empty() ? "" : ", ") + std::string("[") +
+               (r.lo == core::kNoBegin ? std::string("-infinity") : timestamptz_literal(r.lo)) + ", " +
+               (r.hi == core::kNoEnd ? std::string("infinity") : timestamptz_literal(r.hi)) + ")";
+    return out.empty() ? "none" : out;
+}
+
 // Runs the rest of its scope as the owner of `relid` in a restricted operation, as PostgreSQL runs
 // REFRESH MATERIALIZED VIEW: a trigger the owner put on a rollup's target (or its shards) never runs
 // with the rights of whoever calls the rollup (a superuser, the scheduler).
@@ -441,7 +494,7 @@ int64_t write_local_target(const Rollup &cur, const core::Bucketing &bucketing, 
     for (const std::string &c : cols) col_list += (col_list.empty() ? "" : ", ") + c;
     const std::string ins = "INSERT INTO " + tq + " (" + col_list + ") SELECT " + col_list + " FROM (" +
                             query_text_with(cur, range_condition(bucketing, ranges, quote(cur.time_column))) +
-                            ") rollup_query ORDER BY " + quote(cur.target_bucket);
+                            ") rollup_query" + (insert_in_bucket_order(cur) ? " ORDER BY " + quote(cur.target_bucket) : "");
     pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
     AsTableOwner as_owner(cur.target);
     pg::SpiSession spi;
@@ -462,6 +515,12 @@ int64_t write_local_target(const Rollup &cur, const core::Bucketing &bucketing, 
                    ") IN (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::" + key_array_type +
                    "), pg_catalog.unnest($2::pg_catalog.timestamptz[]))))";
         }
+    }
+    if (run_debug_wanted()) {
+        run_debug("rollup " + cur.name + ": local target: " + std::to_string(buckets) + " bucket(s) in " +
+                  ranges_text(ranges));
+        run_debug("rollup " + cur.name + ": statement: " + del);
+        run_debug("rollup " + cur.name + ": statement: " + ins);
     }
     spi.execute(del, params, false);
     return static_cast<int64_t>(spi.execute(ins, {}, false));
@@ -529,6 +588,8 @@ int64_t run(const Rollup &r) {
     const bool spread = !IsTransactionBlock();
     uint64_t buckets = 0;
     const bool local_target = metadata::lookup(cur.target) == nullptr;
+    const bool in_bucket_order = insert_in_bucket_order(cur);
+    const bool debug = run_debug_wanted();
     for (int i = 0; i < src.shard_count && !local_target; i++) {
         const core::RangeList &ranges = step.recompute[i];
         if (ranges.empty()) continue;
@@ -561,11 +622,11 @@ int64_t run(const Rollup &r) {
         std::sort(by_attno.begin(), by_attno.end());
         std::string cols;
         for (auto &c : by_attno) cols += (cols.empty() ? "" : ", ") + c.second;
-        // In bucket order: the target's rows then lie in time order on disk (later runs append later
-        // buckets), which is what keeps its BRIN index on the bucket column useful.
+        // In bucket order when the target has a BRIN index on its bucket column: the rows then lie
+        // in time order on disk (later runs append later buckets), which keeps that index useful.
         const std::string ins = "INSERT INTO " + tq + " (" + cols + ") SELECT " + cols + " FROM (" +
-                                query_text_with(cur, src_cond) + ") rollup_query ORDER BY " +
-                                quote(cur.target_bucket);
+                                query_text_with(cur, src_cond) + ") rollup_query" +
+                                (in_bucket_order ? " ORDER BY " + quote(cur.target_bucket) : "");
         // A shard pair's DELETE and INSERT go together (one connection, one round trip: the insert
         // must not wait for the delete's row locks held by another connection). When the run is the
         // whole transaction, the pairs spread over every connection of a node, in parallel.
@@ -579,6 +640,14 @@ int64_t run(const Rollup &r) {
             t.statements = {deparse::query_for_shard(dq, i), deparse::query_for_shard(iq, i)};
         }
         t.write = true;
+        if (debug) {
+            const metadata::NodeInfo &n = metadata::node(t.nodeid);
+            run_debug("rollup " + cur.name + ": shard " + std::to_string(i) + " (" + src.shards[i].name + " -> " +
+                      metadata::get(cur.target).shards[i].name + " on " + n.host + ":" + std::to_string(n.port) + "): " +
+                      std::to_string(core::count_buckets(bucketing, ranges)) + " bucket(s) in " + ranges_text(ranges));
+            for (const std::string &stmt : t.statements)
+                run_debug("rollup " + cur.name + ": shard " + std::to_string(i) + " statement: " + deparse::one_line(stmt));
+        }
         // The coordinator's own shards spread over loopback connections only when it can prepare
         // transactions (several connections commit with two-phase commit); otherwise they run here.
         t.spread = spread && (!metadata::node(t.nodeid).is_coordinator || max_prepared_xacts > 0);
@@ -629,6 +698,16 @@ int64_t run(const Rollup &r) {
                 {pg::int_param(cur.id), pg::int_param(step.to_frontier), pg::int_param(rows),
                  pg::int_param(static_cast<int64_t>(buckets))},
                 false);
+    if (debug) {
+        size_t left = 0, shards = 0;
+        for (const core::RangeList &r : step.remaining) left += r.size();
+        for (const core::RangeList &r : step.recompute) shards += r.empty() ? 0 : 1;
+        run_debug("rollup " + cur.name + ": " + std::to_string(buckets) + " bucket(s) recomputed on " +
+                  std::to_string(shards) + " shard(s), " + std::to_string(rows) + " row(s) written; frontier " +
+                  (cur.frontier ? timestamptz_literal(*cur.frontier) : std::string("none")) + " -> " +
+                  timestamptz_literal(step.to_frontier) + "; " + std::to_string(left) +
+                  " invalidated range(s) left for later runs");
+    }
     note_run(id);
     return rows;
 }
@@ -647,25 +726,10 @@ namespace {
 // default 128 is more than a whole shard of a small table, and a real-time view's tail, the last
 // minute or so of every shard, is a page or two) and summarized as ranges fill; btree for a target (a real-time
 // view reads a few buckets of every target shard at each statement, and a shard planner prefers a
-// sequential scan to BRIN on tables of a target's size; runs insert in bucket order, so the btree
-// grows at its right edge and costs little).
+// sequential scan to BRIN on tables of a target's size).
 void ensure_time_index(pg::SpiSession &spi, Oid relid, AttrNumber attno, bool brin) {
     if (attno == InvalidAttrNumber) return;
-    const bool indexed = pg::call([&] {
-        Relation rel = table_open(relid, AccessShareLock);
-        List *indexes = RelationGetIndexList(rel);
-        bool found = false;
-        ListCell *lc;
-        foreach (lc, indexes) {
-            HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-            if (!HeapTupleIsValid(tup)) continue;
-            Form_pg_index idx = (Form_pg_index)GETSTRUCT(tup);
-            if (idx->indnkeyatts > 0 && idx->indkey.values[0] == attno) found = true;
-            ReleaseSysCache(tup);
-        }
-        table_close(rel, AccessShareLock);
-        return found;
-    });
+    const bool indexed = !index_methods_on(relid, attno).empty();
     if (indexed) return;
     const std::string column = pg::call([&] { return std::string(get_attname(relid, attno, false)); });
     const std::string method = brin ? "brin" : "btree";
