@@ -108,6 +108,16 @@ DROP TABLE mine;
 REVOKE ALL ON SCHEMA lt FROM lt_mallory;
 DROP ROLE lt_mallory;
 
+-- DROP TABLE of a local target takes its rollup and the rollup's function along (a dangling
+-- rollup would fail at every scheduled run)
+CREATE TABLE events_1hour (site_id int, at timestamptz, n bigint);
+SELECT rollup.create_rollup('rollup_events_hourly', 'events_1hour', 'SELECT site_id, date_trunc(''hour'', at) AS at, count(*) AS n FROM lt.events GROUP BY 1, 2');
+SELECT rollup_events_hourly() > 0 AS wrote;
+DROP TABLE events_1hour;
+SELECT count(*) AS rollups_left FROM rollup.rollups WHERE name = 'rollup_events_hourly';
+SELECT count(*) AS functions_left FROM pg_proc WHERE proname = 'rollup_events_hourly';
+SELECT count(*) AS rollups_kept FROM rollup.rollups WHERE name = 'rollup_events';
+
 DROP VIEW events_live;
 SELECT rollup.drop_rollup('rollup_events');
 SELECT count(*) > 0 AS target_kept FROM events_1min;

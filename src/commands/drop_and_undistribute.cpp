@@ -75,6 +75,28 @@ ROLLUP_FUNCTION(rollup_drop_trigger) {
                     "AND d.objsubid OPERATOR(pg_catalog.=) 0 AND v.view_oid OPERATOR(pg_catalog.=) d.objid",
                     {}, false);
     }
+    // Rollups that read or write a dropped table go with it, with their name() functions: a
+    // distributed source or target, or a local target.
+    {
+        std::vector<pg::Row> fns;
+        pg::AsSuperuser catalog_writer;
+        fns = spi.query("DELETE FROM rollup.rollup r USING pg_catalog.pg_event_trigger_dropped_objects() d "
+                        "WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+                        "AND d.objsubid OPERATOR(pg_catalog.=) 0 "
+                        "AND (r.source::oid OPERATOR(pg_catalog.=) d.objid OR r.target::oid OPERATOR(pg_catalog.=) d.objid) "
+                        "RETURNING r.fn::oid",
+                        {}, false);
+        for (auto &f : fns) {
+            if (!f[0]) continue;
+            const Oid fn = static_cast<Oid>(std::stoul(*f[0]));
+            const std::string sig = pg::call([&] {
+                return std::string(SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn)) ? format_procedure_qualified(fn)
+                                                                                         : "");
+            });
+            if (!sig.empty()) spi.execute("DROP FUNCTION " + sig, {}, false);
+        }
+        if (!fns.empty()) engine::rollups_changed();
+    }
     auto dropped = spi.query(
         "SELECT d.objid, d.schema_name, d.object_name FROM pg_event_trigger_dropped_objects() d "
         "JOIN rollup.dist_table t ON t.logicalrelid::oid = d.objid "
@@ -83,25 +105,6 @@ ROLLUP_FUNCTION(rollup_drop_trigger) {
     xact::ForceRemoteTransactions force;
     for (auto &r : dropped) {
         const Oid relid = static_cast<Oid>(std::stoul(*r[0]));
-        // Rollups that read or write the table go with it, with their name() functions.
-        std::vector<pg::Row> fns;
-        {
-            pg::AsSuperuser catalog_writer;
-            fns = spi.query("DELETE FROM rollup.rollup WHERE source::oid OPERATOR(pg_catalog.=) $1 "
-                            "OR target::oid OPERATOR(pg_catalog.=) $1 RETURNING fn::oid",
-                            {pg::oid_param(relid)}, false);
-            for (auto &f : fns) {
-                if (!f[0]) continue;
-                const Oid fn = static_cast<Oid>(std::stoul(*f[0]));
-                const std::string sig = pg::call([&] {
-                    return std::string(SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn))
-                                           ? format_procedure_qualified(fn)
-                                           : "");
-                });
-                if (!sig.empty()) spi.execute("DROP FUNCTION " + sig, {}, false);
-            }
-        }
-        if (!fns.empty()) engine::rollups_changed();
         drop_shards(spi, relid, r[1].value_or(""), r[2].value_or(""));
     }
     PG_RETURN_VOID();
