@@ -285,6 +285,16 @@ void record_invalidations() {
 std::optional<int64_t> expiry_limit(Oid source, int64_t cutoff) {
     if (tracked_time_columns(source).empty()) return cutoff;
     int64_t limit = cutoff;
+    // Each rollup's run lock, exclusively, until the expiring transaction ends (in id order, as
+    // anyone who takes several): runs wait, and so does a writer of the source at pre-commit, where
+    // it records its invalidations. Otherwise a backfill committed between this read and the
+    // DELETE would be expired before any run consumed it. The frontiers are read after the locks.
+    std::vector<int64_t> ids;
+    for (const RollupRow &r : scan_rollups(source, 0)) ids.push_back(r.id);
+    std::sort(ids.begin(), ids.end());
+    const Oid catalog = metadata::metadata_table_oid("rollup");
+    for (int64_t id : ids)
+        pg::call([&] { LockDatabaseObject(catalog, static_cast<Oid>(id), engine::kRunLock, ExclusiveLock); });
     for (const RollupRow &r : scan_rollups(source, 0)) {
         if (!r.has_frontier) return std::nullopt;
         int64_t c = std::min<int64_t>(limit, r.frontier);

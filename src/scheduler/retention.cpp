@@ -26,6 +26,8 @@ int64_t schedule_job(const char *name, const char *schedule, const char *command
                      Oid retention_of);
 void delete_job(int64_t jobid);
 
+extern int testing_expire_pause_lock;  // scheduler.cpp
+
 namespace {
 
 using rollup::pg::throw_error;
@@ -84,6 +86,17 @@ bool is_distributed(Oid relid) {
     return SPI_processed > 0;
 }
 
+// rollup.testing_expire_pause_lock (scheduler.cpp): when set, expiry waits for that advisory lock
+// (key) between computing its limit and deleting, so a test can commit a writer exactly there.
+void testing_pause() {
+    if (testing_expire_pause_lock == 0) return;
+    const int64 key = testing_expire_pause_lock;
+    rollup::pg::call([&] {
+        DirectFunctionCall1(pg_advisory_lock_int8, Int64GetDatum(key));
+        DirectFunctionCall1(pg_advisory_unlock_int8, Int64GetDatum(key));
+    });
+}
+
 // The instant before which rows expire, as a timestamptz literal.
 // THIS is where "never expire raw rows not yet rolled up" belongs (DESIGN.md section 4): once native
 // rollups exist, clamp the cutoff to the oldest frontier of the rollups that read `relid`.
@@ -110,11 +123,13 @@ char *expiry_cutoff(Oid relid, const Policy &p) {
 
 // One batch of expiry on one table (or shard): the statement is assembled from the quoted table
 // name, the quoted column and the cutoff literal; data never becomes a format string (a column may
-// be called "t%s").
+// be called "t%s"). Rows another transaction has locked are skipped (a later expiry takes them):
+// expiry holds the rollups' run locks, which a writer of those rows needs at its pre-commit, so
+// waiting for its row locks would deadlock.
 std::string batch_delete_sql(const std::string &rel, const char *quoted_column, const char *cutoff_literal) {
     return "DELETE FROM " + rel + " WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT ctid FROM " + rel +
            " WHERE " + quoted_column + " < " + cutoff_literal + "::pg_catalog.timestamptz LIMIT " +
-           std::to_string(kExpireBatch) + "))";
+           std::to_string(kExpireBatch) + " FOR UPDATE SKIP LOCKED))";
 }
 
 // Deletes the expired rows of relid in batches (SPI connected; non-atomic when commit_each_batch).
@@ -125,39 +140,43 @@ int64_t expire_table(Oid relid, bool commit_each_batch) {
         throw_error(sqlstate::object_not_in_prerequisite_state,
                     std::string("table ") + get_rel_name(relid) + " has no retention policy", "",
                     "Set one with rollup.set_retention(table, time_column, keep).");
-    char *cutoff = expiry_cutoff(relid, p);
     bool distributed = is_distributed(relid);
     // Never expire raw rows a rollup has not consumed yet, nor part of a bucket: the cutoff stops at
     // the frontier and pending ranges of the table's rollups, rounded down to their buckets, and
-    // nothing expires before their first run (rollup/invalidations.hpp).
-    if (distributed) {
+    // nothing expires before their first run (rollup/invalidations.hpp). expiry_limit() holds the
+    // rollups' run locks until the transaction ends, so it is computed again in each transaction.
+    auto current_cutoff = [&]() -> std::optional<std::string> {
+        char *cutoff = expiry_cutoff(relid, p);
+        if (!distributed) return std::string(cutoff);
         const int64_t wanted = rollup::pg::call([&] {
             return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(cutoff),
                                                            ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
         });
         std::optional<int64_t> limit = rollup::engine::expiry_limit(relid, wanted);
-        if (!limit) {
-            rollup::pg::call([&] {
-                ereport(NOTICE, (errmsg("no row of \"%s\" expires before its rollups' first run", get_rel_name(relid))));
-            });
-            return 0;
-        }
-        if (*limit != wanted) {
-            const int64_t l = *limit;
-            cutoff = rollup::pg::call([&] {
-                int save_style = DateStyle, save_order = DateOrder;
-                DateStyle = USE_ISO_DATES;
-                DateOrder = DATEORDER_YMD;
-                char *out = DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(l)));
-                DateStyle = save_style;
-                DateOrder = save_order;
-                return out;
-            });
-        }
+        if (!limit) return std::nullopt;
+        if (*limit == wanted) return std::string(cutoff);
+        const int64_t l = *limit;
+        return rollup::pg::call([&] {
+            int save_style = DateStyle, save_order = DateOrder;
+            DateStyle = USE_ISO_DATES;
+            DateOrder = DATEORDER_YMD;
+            char *out = DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(l)));
+            DateStyle = save_style;
+            DateOrder = save_order;
+            return std::string(out);
+        });
+    };
+    std::optional<std::string> cutoff = current_cutoff();
+    if (!cutoff) {
+        rollup::pg::call([&] {
+            ereport(NOTICE, (errmsg("no row of \"%s\" expires before its rollups' first run", get_rel_name(relid))));
+        });
+        return 0;
     }
+    testing_pause();
     const char *col = quote_identifier(p.time_column);
-    const char *lit = quote_literal_cstr(cutoff);
-    const std::string local_sql = batch_delete_sql(qualified_name(relid), col, lit);
+    std::string lit = quote_literal_cstr(cutoff->c_str());
+    std::string local_sql = batch_delete_sql(qualified_name(relid), col, lit.c_str());
     // The deletes run as the table's owner, in a restricted operation, as PostgreSQL runs VACUUM or
     // REFRESH MATERIALIZED VIEW: a trigger or rule the owner put on the table (or on its shards)
     // never runs with the rights of whoever set the policy or calls expire (a superuser).
@@ -188,7 +207,7 @@ int64_t expire_table(Oid relid, bool commit_each_batch) {
         int64_t n;
         if (distributed) {
             n = rollup::executor::execute_on_all_shards(
-                relid, [&](const std::string &shard) { return batch_delete_sql(shard, col, lit); });
+                relid, [&](const std::string &shard) { return batch_delete_sql(shard, col, lit.c_str()); });
         } else {
             // Under pg::call: this frame holds C++ objects that a longjmp would skip.
             n = rollup::pg::call([&] {
@@ -203,6 +222,11 @@ int64_t expire_table(Oid relid, bool commit_each_batch) {
             // first, take them again in the next transaction.
             as_owner.reset();
             rollup::pg::call([&] { SPI_commit(); });
+            // The next batch under the locks of its own transaction, with the limit they allow now.
+            cutoff = current_cutoff();
+            if (!cutoff) break;
+            lit = quote_literal_cstr(cutoff->c_str());
+            local_sql = batch_delete_sql(qualified_name(relid), col, lit.c_str());
             rollup::pg::call([&] { as_owner.emplace(relid); });
         }
         rollup::pg::call([] { CHECK_FOR_INTERRUPTS(); });

@@ -53,7 +53,13 @@ PGDLLEXPORT void rollup_scheduler_launcher_main(Datum arg);
 
 namespace rollup::scheduler {
 
+int testing_expire_pause_lock = 0;  // retention.cpp
+
 static void define_gucs() {
+    DefineCustomIntVariable("rollup.testing_expire_pause_lock",
+                            "Testing only: expiry waits for this advisory lock between computing its limit and deleting.",
+                            "0 (the default) never waits.", &testing_expire_pause_lock, 0, 0, INT_MAX, PGC_SUSET,
+                            GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
     DefineCustomBoolVariable(
         "rollup.enable_scheduler", "Runs the jobs of rollup.schedule and the retention policies.",
         "Needs rollup in shared_preload_libraries. Turning it off stops starting new runs.",
