@@ -28,6 +28,8 @@ struct Connection {
     SubTransactionId begun_subxact = InvalidSubTransactionId;  // where the remote BEGIN happened
     std::vector<SubTransactionId> savepoints;                   // remote savepoints, innermost last
     std::map<std::string, std::string> prepared;                // statement text -> prepared name
+    std::map<std::string, uint64_t> prepared_used;              // statement text -> last use (LRU)
+    uint64_t use_clock = 0;
     int next_statement = 0;
 };
 

@@ -35,7 +35,7 @@ struct Step {
     bool with_params = false;  // the task's parameters go with this step
 };
 
-constexpr int kMaxPreparedPerConnection = 256;
+constexpr int kMaxPreparedPerConnection = 128;
 
 struct Lane {
     conn::Connection *c = nullptr;
@@ -74,12 +74,29 @@ std::vector<Step> plan_steps(Task &t, conn::Connection &c) {
     if (t.prepare) {
         auto it = c.prepared.find(t.sql);
         if (it != c.prepared.end()) {
+            c.prepared_used[t.sql] = ++c.use_clock;
             Step st{Step::ExecPrepared, {}, it->second};
             st.with_params = true;
             steps.push_back(st);
             return steps;
         }
+        // A full cache gives up its least recently used statement (statements whose text holds a
+        // time, e.g. a dashboard's window, are new every minute or so).
+        if (static_cast<int>(c.prepared.size()) >= kMaxPreparedPerConnection) {
+            auto oldest = c.prepared_used.begin();
+            for (auto u = c.prepared_used.begin(); u != c.prepared_used.end(); ++u)
+                if (u->second < oldest->second) oldest = u;
+            auto victim = oldest != c.prepared_used.end() ? c.prepared.find(oldest->first) : c.prepared.end();
+            if (victim != c.prepared.end()) {
+                Step st{Step::QueryParams, "DEALLOCATE " + victim->second, {}};
+                st.prefix = true;
+                steps.push_back(std::move(st));
+                c.prepared.erase(victim);
+                c.prepared_used.erase(oldest);
+            }
+        }
         if (static_cast<int>(c.prepared.size()) < kMaxPreparedPerConnection) {
+            c.prepared_used[t.sql] = ++c.use_clock;
             std::string name = "rollup_" + std::to_string(++c.next_statement);
             steps.push_back({Step::Prepare, t.sql, name});
             Step ex{Step::ExecPrepared, {}, name};

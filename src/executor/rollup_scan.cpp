@@ -368,13 +368,31 @@ bool params_allowed_below(Node *node) {
     }
 }
 
+// Times (and ranges of times) stay in the text. They bound range scans (`ts > $1`), for which a node
+// plans at every execution anyway (a generic plan, blind to the bound, is never cheaper), and a
+// dashboard's bounds stay the same for a minute or more (a real-time view's frontier, a window
+// that starts at a minute): with them in the text, a node plans such a statement once while they
+// last and executes the plan it keeps; a statement whose time changes every time costs no more
+// than before (a parse and a plan).
+bool stays_literal(Oid type) {
+    switch (type) {
+        case TIMESTAMPTZOID: case TIMESTAMPOID: case DATEOID:
+        case TSTZRANGEOID: case TSRANGEOID: case DATERANGEOID:
+        case TSTZMULTIRANGEOID: case TSMULTIRANGEOID: case DATEMULTIRANGEOID:
+            return true;
+        default:
+            return false;
+    }
+}
+
 // Constants that are operands become parameters whose values travel beside the statement (so a
 // node plans a statement of that shape once).
 Node *parameterize_mutator(Node *node, ParamContext *ctx) {
     if (!node) return nullptr;
     if (IsA(node, Const)) {
         Const *c = reinterpret_cast<Const *>(node);
-        if (!ctx->operand || c->consttype == UNKNOWNOID || c->consttype == CSTRINGOID) return node;
+        if (!ctx->operand || c->consttype == UNKNOWNOID || c->consttype == CSTRINGOID || stays_literal(c->consttype))
+            return node;
         ScanExec *ex = ctx->ex;
         if (c->constisnull) {
             ex->params.emplace_back(std::nullopt);
@@ -802,7 +820,8 @@ void fetch(RollupScanState *st) {
         t.local = q.local;
         t.params = ex.params;
         t.param_types = ex.param_types;
-        t.prepare = !ex.params.empty();
+        // Prepared also without parameters: a statement whose times stay the same is planned once.
+        t.prepare = prepare_statements_guc;
         t.on_rows = [st](PGresult *res) { pg::call([&] { store_result(st, res); }); };
         tasks.push_back(std::move(t));
     }
@@ -967,7 +986,8 @@ void init() {
     DefineCustomBoolVariable("rollup.prepare_node_statements",
                              "Distributed reads send their constants as parameters of statements prepared "
                              "once per node connection.",
-                             "A node then plans a statement of a given shape once, not at every execution.",
+                             "A node then plans a statement of a given shape once, not at every execution. "
+                             "Times stay in the text: a statement with the same times is planned once.",
                              &prepare_statements_guc, true, PGC_USERSET, 0, NULL, NULL, NULL);
     DefineCustomBoolVariable("rollup.explain_all_tasks", "EXPLAIN shows the statement sent to every node.",
                              "Otherwise it shows the query of one shard.", &explain_all_tasks, false, PGC_USERSET, 0,
