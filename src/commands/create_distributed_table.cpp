@@ -191,13 +191,7 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
     }
     // Shards belong to the table's owner, also when a superuser or a member of the owning role
     // distributes it.
-    Oid owner = pg::call([&] {
-        HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-        if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", relid);
-        Oid o = ((Form_pg_class)GETSTRUCT(tup))->relowner;
-        ReleaseSysCache(tup);
-        return o;
-    });
+    Oid owner = pg::relation_owner(relid);
     std::string owner_sql;
     if (owner != GetUserId())
         owner_sql = pg::call([&] { return std::string(quote_identifier(GetUserNameFromId(owner, false))); });

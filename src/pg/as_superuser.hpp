@@ -40,4 +40,22 @@ private:
     PrivilegedState saved_;
 };
 
+// The owner of a relation (an ERROR when it does not exist).
+Oid relation_owner(Oid relid);
+
+// The scope runs as the owner of a table, in a restricted operation with search_path pinned as
+// above, as PostgreSQL runs VACUUM or REFRESH MATERIALIZED VIEW: a trigger or rule the owner put on
+// the table (or its shards) never runs with the rights of whoever started the work (a superuser,
+// the scheduler). Rollup runs and expiry use it.
+class AsTableOwner {
+public:
+    explicit AsTableOwner(Oid relid);
+    ~AsTableOwner();
+    AsTableOwner(const AsTableOwner &) = delete;
+    AsTableOwner &operator=(const AsTableOwner &) = delete;
+
+private:
+    PrivilegedState saved_;
+};
+
 }  // namespace rollup::pg

@@ -435,28 +435,6 @@ std::string ranges_text(const core::RangeList &ranges) {
     return out.empty() ? "none" : out;
 }
 
-// Runs the rest of its scope as the owner of `relid` in a restricted operation, as PostgreSQL runs
-// REFRESH MATERIALIZED VIEW: a trigger the owner put on a rollup's target (or its shards) never runs
-// with the rights of whoever calls the rollup (a superuser, the scheduler).
-struct AsTableOwner {
-    Oid saved_user = InvalidOid;
-    int saved_sec = 0;
-    explicit AsTableOwner(Oid relid) {
-        Oid owner = pg::call([&] {
-            HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-            if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", relid);
-            Oid o = ((Form_pg_class)GETSTRUCT(tup))->relowner;
-            ReleaseSysCache(tup);
-            return o;
-        });
-        GetUserIdAndSecContext(&saved_user, &saved_sec);
-        SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-    }
-    ~AsTableOwner() { SetUserIdAndSecContext(saved_user, saved_sec); }
-    AsTableOwner(const AsTableOwner &) = delete;
-    AsTableOwner &operator=(const AsTableOwner &) = delete;
-};
-
 // A local target (a table of the coordinator): the run's two statements run here, in the run's
 // transaction, over the union of every shard's ranges (recomputing a cell that did not need it
 // rewrites the same row); the source is read through the distributed planner. The cells below the
@@ -496,7 +474,7 @@ int64_t write_local_target(const Rollup &cur, const core::Bucketing &bucketing, 
                             query_text_with(cur, range_condition(bucketing, ranges, quote(cur.time_column))) +
                             ") rollup_query" + (insert_in_bucket_order(cur) ? " ORDER BY " + quote(cur.target_bucket) : "");
     pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
-    AsTableOwner as_owner(cur.target);
+    pg::AsTableOwner as_owner(cur.target);
     pg::SpiSession spi;
     std::string del = "DELETE FROM " + tq + " WHERE (" + range_condition(bucketing, high, quote(cur.target_bucket)) + ")";
     std::vector<pg::Param> params;
@@ -660,7 +638,7 @@ int64_t run(const Rollup &r) {
         rows = write_local_target(cur, bucketing, step, buckets);
     } else {
         // The shard statements run as the target's owner in a restricted operation.
-        AsTableOwner as_owner(cur.target);
+        pg::AsTableOwner as_owner(cur.target);
         exec::execute(tasks);
     }
     for (const exec::Task &t : tasks)

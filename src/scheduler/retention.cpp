@@ -14,6 +14,7 @@
 #include "core/rollup_plan.hpp"
 
 #include "executor/shard_commands.hpp"
+#include "pg/as_superuser.hpp"
 #include "rollup/invalidations.hpp"
 #include "scheduler/catalog.hpp"
 #include "scheduler/scheduler.hpp"
@@ -177,31 +178,11 @@ int64_t expire_table(Oid relid, bool commit_each_batch) {
     const char *col = quote_identifier(p.time_column);
     std::string lit = quote_literal_cstr(cutoff->c_str());
     std::string local_sql = batch_delete_sql(qualified_name(relid), col, lit.c_str());
-    // The deletes run as the table's owner, in a restricted operation, as PostgreSQL runs VACUUM or
-    // REFRESH MATERIALIZED VIEW: a trigger or rule the owner put on the table (or on its shards)
-    // never runs with the rights of whoever set the policy or calls expire (a superuser).
-    struct AsOwner {
-        Oid saved_user;
-        int saved_sec;
-        int nest;
-        explicit AsOwner(Oid rel) {
-            GetUserIdAndSecContext(&saved_user, &saved_sec);
-            HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
-            if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", rel);
-            Oid owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
-            ReleaseSysCache(tup);
-            nest = NewGUCNestLevel();
-            SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-            (void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                                     true, 0, false);
-        }
-        ~AsOwner() {
-            AtEOXact_GUC(true, nest);
-            SetUserIdAndSecContext(saved_user, saved_sec);
-        }
-    };
-    std::optional<AsOwner> as_owner;
-    rollup::pg::call([&] { as_owner.emplace(relid); });
+    // The deletes run as the table's owner (pg::AsTableOwner): a trigger or rule the owner put on
+    // the table (or on its shards) never runs with the rights of whoever set the policy or calls
+    // expire (a superuser).
+    std::optional<rollup::pg::AsTableOwner> as_owner;
+    as_owner.emplace(relid);
     int64_t total = 0;
     for (;;) {
         int64_t n;
@@ -227,7 +208,7 @@ int64_t expire_table(Oid relid, bool commit_each_batch) {
             if (!cutoff) break;
             lit = quote_literal_cstr(cutoff->c_str());
             local_sql = batch_delete_sql(qualified_name(relid), col, lit.c_str());
-            rollup::pg::call([&] { as_owner.emplace(relid); });
+            as_owner.emplace(relid);
         }
         rollup::pg::call([] { CHECK_FOR_INTERRUPTS(); });
     }
