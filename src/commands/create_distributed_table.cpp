@@ -22,6 +22,7 @@
 #include "pg/as_superuser.hpp"
 #include "pg/spi.hpp"
 #include "planner/hooks.hpp"
+#include "rollup/invalidations.hpp"
 #include "transaction/remote_transaction.hpp"
 
 namespace rollup::commands {
@@ -157,6 +158,13 @@ void create_distributed(Oid relid, const std::string &column, int shard_count, c
                       "Its rows are private to this session, shards live in other sessions.");
     if (metadata::lookup(relid))
         throw PgError(sqlstate::duplicate_object, "table \"" + relname + "\" is already distributed");
+    // A local table a rollup writes: its runs go through the coordinator; distributed, its shards
+    // would not be co-located with the source's nor split by the rollup's key.
+    const std::string rollup = engine::rollup_using(relid);
+    if (!rollup.empty())
+        throw PgError(sqlstate::object_not_in_prerequisite_state,
+                      "cannot distribute table \"" + relname + "\": rollup \"" + rollup + "\" writes it", "",
+                      "Drop the rollup (rollup.drop_rollup), distribute the table co-located with the source, create the rollup again.");
     bool has_inherit = pg::call([&] { return has_subclass(relid) || has_superclass(relid); });
     if (has_inherit)
         throw PgError(sqlstate::feature_not_supported,

@@ -274,9 +274,15 @@ bool handle_rename(RenameStmt *stmt, PlannedStmt *pstmt, const std::function<voi
     }
     const metadata::DistTable *t = metadata::lookup(relid);
     if (!t) {
-        // A local table a rollup writes (a local target): its runs insert by column name.
+        // A local table a rollup writes (a local target): its runs insert by column name. Renaming
+        // a column of an inheritance parent renames it in the children (and partitions) too.
         if (stmt->renameType == OBJECT_COLUMN) {
-            const std::string rollup = engine::rollup_using(relid);
+            std::string rollup;
+            List *family = pg::call([&] { return find_all_inheritors(relid, NoLock, NULL); });
+            ListCell *lc;
+            foreach (lc, family) {
+                if (rollup.empty()) rollup = engine::rollup_using(lfirst_oid(lc));
+            }
             if (!rollup.empty())
                 throw PgError(sqlstate::feature_not_supported,
                               "cannot rename a column of \"" + std::string(stmt->relation->relname) +

@@ -426,20 +426,6 @@ std::vector<std::string> session_sync_statements(Connection &c) {
     return out;
 }
 
-CanonicalOutputStyle::CanonicalOutputStyle()
-    : date_style(DateStyle), date_order(DateOrder), interval_style(IntervalStyle), float_digits(extra_float_digits) {
-    DateStyle = USE_ISO_DATES;
-    DateOrder = DATEORDER_YMD;
-    IntervalStyle = INTSTYLE_ISO_8601;
-    extra_float_digits = 3;
-}
-
-CanonicalOutputStyle::~CanonicalOutputStyle() {
-    DateStyle = date_style;
-    DateOrder = date_order;
-    IntervalStyle = interval_style;
-    extra_float_digits = float_digits;
-}
 
 // rollup.node_conninfo must parse, and may not change whose identity a node connection carries or
 // where it goes: node sessions act as the current user in the database of the same name

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pg/guard.hpp"
+#include "pg/pinned_settings.hpp"
 
 namespace rollup::conn {
 
@@ -37,13 +38,8 @@ struct Connection {
 // (TimeZone, default_text_search_config, lock_timeout); none when nothing changed.
 std::vector<std::string> session_sync_statements(Connection &c);
 
-// Text output of values in a style every node reads back exactly (ISO dates, ISO 8601 intervals,
-// round-trip floats), whatever the user's DateStyle: hold one while formatting values for a node.
-struct CanonicalOutputStyle {
-    CanonicalOutputStyle();
-    ~CanonicalOutputStyle();
-    int date_style, date_order, interval_style, float_digits;
-};
+// Text output of values in a style every node reads back exactly (pg/pinned_settings.hpp).
+using CanonicalOutputStyle = pg::CanonicalOutputStyle;
 
 // The BEGIN of a remote transaction, at the coordinator transaction's isolation level: READ
 // COMMITTED, or REPEATABLE READ (each node keeps one snapshot for the transaction; there is no

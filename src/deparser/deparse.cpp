@@ -163,6 +163,7 @@ bool ShardStatement::print(const Query *query, const std::string &prefix) {
     pg::call([&] { mark_query(copy, &ctx); });
 
     pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+    pg::CanonicalOutputStyle style;  // constants read back exactly on the node
     text_ = pg::call([&] { return std::string(pg_get_querydef(copy, false)); });
     if (marked.empty()) return true;
     int ntokens = 0;
@@ -244,6 +245,7 @@ std::string query_for_shard(const Query *query, int shard_index) {
 
 std::string expression_for_node(Node *expr, List *dpcontext) {
     pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+    pg::CanonicalOutputStyle style;
     return pg::call([&] { return std::string(deparse_expression(expr, dpcontext, false, false)); });
 }
 

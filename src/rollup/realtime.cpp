@@ -53,19 +53,26 @@ RealtimeState read_state(int64_t id, int depth);
 // statement calls the view's functions seven times, all folded before execution, and each read
 // is two catalog queries and a lock wait. The same snapshot (and the same user, for the privilege
 // check) always reads the same rows, so a cached answer is exactly what a new read would give.
+// Must never: serve a state read under another snapshot.
 RealtimeState state_of(int64_t id, int depth) {
     if (depth > 0 || !ActiveSnapshotSet()) return read_state(id, depth);
+    // xmin and xmax alone do not tell two snapshots apart (a transaction between them may have
+    // committed in between); the count of completed transactions the snapshot was taken at does
+    // (PostgreSQL 14+ keeps it in every snapshot, and copies it with the snapshot).
     struct Key {
         LocalTransactionId lxid;
         TransactionId xmin, xmax;
+        uint64 completions;
         CommandId curcid;
         Oid user;
         bool operator==(const Key &o) const {
-            return lxid == o.lxid && xmin == o.xmin && xmax == o.xmax && curcid == o.curcid && user == o.user;
+            return lxid == o.lxid && xmin == o.xmin && xmax == o.xmax && completions == o.completions &&
+                   curcid == o.curcid && user == o.user;
         }
     };
     Snapshot snap = GetActiveSnapshot();
-    const Key key{MyProc->lxid, snap->xmin, snap->xmax, snap->curcid, GetUserId()};
+    if (snap->snapXactCompletionCount == 0) return read_state(id, depth);  // not comparable: read
+    const Key key{MyProc->lxid, snap->xmin, snap->xmax, snap->snapXactCompletionCount, snap->curcid, GetUserId()};
     static std::map<int64_t, std::pair<Key, RealtimeState>> cache;
     auto it = cache.find(id);
     if (it != cache.end() && it->second.first == key) return it->second.second;

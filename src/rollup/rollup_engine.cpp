@@ -42,7 +42,11 @@ std::string rel_name(Oid relid) {
 
 std::string qualified(Oid relid) {
     return pg::call([&] {
-        return std::string(quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)));
+        char *name = get_rel_name(relid);
+        char *nsp = name ? get_namespace_name(get_rel_namespace(relid)) : nullptr;
+        if (!name || !nsp)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
+        return std::string(quote_qualified_identifier(nsp, name));
     });
 }
 
@@ -359,6 +363,7 @@ Query *query_with(const Rollup &r, const std::string &cond) {
 
 std::string print_query(Query *q) {
     pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
+    pg::CanonicalOutputStyle style;  // the ranges read back as the same instants
     return pg::call([&] { return std::string(pg_get_querydef(q, false)); });
 }
 
@@ -476,31 +481,41 @@ int64_t write_local_target(const Rollup &cur, const core::Bucketing &bucketing, 
     pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
     pg::AsTableOwner as_owner(cur.target);
     pg::SpiSession spi;
-    std::string del = "DELETE FROM " + tq + " WHERE (" + range_condition(bucketing, high, quote(cur.target_bucket)) + ")";
-    std::vector<pg::Param> params;
+    // Two DELETEs, each a join the planner can hash (an IN below an OR is a SubPlan per row): the
+    // buckets at and above the old frontier whole, then the cells below it that have raw rows.
+    std::vector<std::pair<std::string, std::vector<pg::Param>>> deletes;
+    if (!high.empty())
+        deletes.push_back({"DELETE FROM " + tq + " WHERE " + range_condition(bucketing, high, quote(cur.target_bucket)), {}});
     if (!low.empty()) {
-        auto cells = spi.query("SELECT pg_catalog.array_agg(k), pg_catalog.array_agg(b) FROM (SELECT " +
+        // Printed in the canonical style: the arrays read back exactly.
+        std::vector<pg::Row> cells;
+        {
+            pg::CanonicalOutputStyle style;
+            cells = spi.query("SELECT pg_catalog.array_agg(k), pg_catalog.array_agg(b) FROM (SELECT " +
                                    quote(cur.source_key) + " AS k, " + bucket_sql + " AS b FROM " + sq + " WHERE " +
                                    range_condition(bucketing, low, quote(cur.time_column)) + " GROUP BY 1, 2) cells",
                                {}, false);
+        }
         if (!cells.empty() && cells[0][0]) {
             const Oid key_array = pg::call([&] {
                 return get_array_type(get_atttype(cur.source, get_attnum(cur.source, cur.source_key.c_str())));
             });
-            params = {{key_array, cells[0][0]}, {TIMESTAMPTZARRAYOID, cells[0][1]}};
-            del += " OR ((" + range_condition(bucketing, low, quote(cur.target_bucket)) + ") AND (" +
-                   quote(cur.target_key) + ", " + quote(cur.target_bucket) +
-                   ") IN (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::" + key_array_type +
-                   "), pg_catalog.unnest($2::pg_catalog.timestamptz[]))))";
+            deletes.push_back(
+                {"DELETE FROM " + tq + " rollup_target USING ROWS FROM (pg_catalog.unnest($1::" + key_array_type +
+                     "), pg_catalog.unnest($2::pg_catalog.timestamptz[])) AS rollup_cells (k, b) WHERE (" +
+                     range_condition(bucketing, low, "rollup_target." + quote(cur.target_bucket)) +
+                     ") AND rollup_target." + quote(cur.target_key) + " OPERATOR(pg_catalog.=) rollup_cells.k AND rollup_target." +
+                     quote(cur.target_bucket) + " OPERATOR(pg_catalog.=) rollup_cells.b",
+                 {{key_array, cells[0][0]}, {TIMESTAMPTZARRAYOID, cells[0][1]}}});
         }
     }
     if (run_debug_wanted()) {
         run_debug("rollup " + cur.name + ": local target: " + std::to_string(buckets) + " bucket(s) in " +
                   ranges_text(ranges));
-        run_debug("rollup " + cur.name + ": statement: " + del);
+        for (auto &d : deletes) run_debug("rollup " + cur.name + ": statement: " + d.first);
         run_debug("rollup " + cur.name + ": statement: " + ins);
     }
-    spi.execute(del, params, false);
+    for (auto &d : deletes) spi.execute(d.first, d.second, false);
     return static_cast<int64_t>(spi.execute(ins, {}, false));
 }
 
@@ -553,7 +568,12 @@ int64_t run(const Rollup &r) {
             req.invalidations.push_back({std::stoi(*row[0]), {std::stoll(*row[1]), std::stoll(*row[2])}});
     }
     if (!cur.frontier) {
-        const int64_t first = first_timestamp(cur);
+        // Read as the target's owner, like every other read of the run: one transaction reaches
+        // the nodes as one role.
+        const int64_t first = [&] {
+            pg::AsTableOwner as_owner(cur.target);
+            return first_timestamp(cur);
+        }();
         if (first == INT64_MIN) return 0;  // no row yet: the first run with rows starts there
         req.first_start = first;
     }
@@ -565,7 +585,14 @@ int64_t run(const Rollup &r) {
     std::vector<exec::Task> tasks;
     const bool spread = !IsTransactionBlock();
     uint64_t buckets = 0;
-    const bool local_target = metadata::lookup(cur.target) == nullptr;
+    const metadata::DistTable *tgt_dist = metadata::lookup(cur.target);
+    const bool local_target = tgt_dist == nullptr;
+    // A distributed target is written shard pair by shard pair: it must still be co-located with
+    // the source and split by the rollup's key (create_rollup checked; a later change may not).
+    if (tgt_dist && (tgt_dist->colocationid != src.colocationid || tgt_dist->dist_column != cur.target_key))
+        fail(sqlstate::object_not_in_prerequisite_state,
+             "the target of rollup " + cur.name + " is no longer co-located with its source, distributed by \"" +
+                 cur.target_key + "\"");
     const bool in_bucket_order = insert_in_bucket_order(cur);
     const bool debug = run_debug_wanted();
     for (int i = 0; i < src.shard_count && !local_target; i++) {
@@ -585,10 +612,19 @@ int64_t run(const Rollup &r) {
         Shape shape = analyze_shape(cur.query);
         List *dpcontext = pg::call([&] { return deparse_context_for(get_rel_name(cur.source), cur.source); });
         const std::string bucket_sql = deparse::expression_for_node(shape.bucket_expr, dpcontext);
-        std::string del = "DELETE FROM " + tq + " WHERE (" + tgt_high + ")";
+        // Two DELETEs, each a join the planner can hash (an IN below an OR would be a SubPlan run for
+        // every target row): the buckets at and above the old frontier whole, then the cells below
+        // it that still have raw rows.
+        std::vector<std::string> deletes;
+        if (!high.empty()) deletes.push_back("DELETE FROM " + tq + " WHERE " + tgt_high);
         if (!low.empty())
-            del += " OR ((" + tgt_low + ") AND (" + quote(cur.target_key) + ", " + quote(cur.target_bucket) +
-                   ") IN (SELECT " + quote(cur.source_key) + ", " + bucket_sql + " FROM " + sq + " WHERE " + src_low + "))";
+            deletes.push_back("DELETE FROM " + tq + " rollup_target USING (SELECT " + quote(cur.source_key) + " AS k, " +
+                              bucket_sql + " AS b FROM " + sq + " WHERE " + src_low +
+                              " GROUP BY 1, 2) rollup_cells WHERE (" +
+                              range_condition(bucketing, low, "rollup_target." + quote(cur.target_bucket)) +
+                              ") AND rollup_target." + quote(cur.target_key) +
+                              " OPERATOR(pg_catalog.=) rollup_cells.k AND rollup_target." + quote(cur.target_bucket) +
+                              " OPERATOR(pg_catalog.=) rollup_cells.b");
         // The columns in the target's own order, selected by name from the query: the rewriter puts
         // an INSERT's target list in column order and the deparser prints the SELECT as it is, so
         // both must already agree.
@@ -614,8 +650,8 @@ int64_t run(const Rollup &r) {
             // Every name in these statements is qualified: nothing may resolve on the caller's
             // search_path (an operator of the row comparison, say).
             pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
-            Query *dq = analyze(del), *iq = analyze(ins);
-            t.statements = {deparse::query_for_shard(dq, i), deparse::query_for_shard(iq, i)};
+            for (const std::string &d : deletes) t.statements.push_back(deparse::query_for_shard(analyze(d), i));
+            t.statements.push_back(deparse::query_for_shard(analyze(ins), i));
         }
         t.write = true;
         if (debug) {
@@ -633,7 +669,7 @@ int64_t run(const Rollup &r) {
         tasks.push_back(std::move(t));
     }
     xact::ForceRemoteTransactions force;
-    int64_t rows = 0;  // the INSERTs' counts: every second statement
+    int64_t rows = 0;  // the INSERTs' counts: each task's last statement
     if (local_target) {
         rows = write_local_target(cur, bucketing, step, buckets);
     } else {
@@ -642,7 +678,7 @@ int64_t run(const Rollup &r) {
         exec::execute(tasks);
     }
     for (const exec::Task &t : tasks)
-        for (size_t k = 1; k < t.statement_rows.size(); k += 2) rows += t.statement_rows[k];
+        if (t.statement_rows.size() == t.statements.size() && !t.statement_rows.empty()) rows += t.statement_rows.back();
 
     // Rollups of this target: the buckets rewritten below their frontiers are stale there. Each one's
     // run lock in share mode (its run holds it exclusively while it reads this target and moves its
@@ -745,6 +781,10 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
         const char kind = pg::call([&] { return get_rel_relkind(target); });
         if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
             fail(sqlstate::wrong_object_type, "the target of a rollup must be a table: \"" + engine::rel_name(target) + "\" is not");
+        // A temporary table ends with its session, and nothing then tells the rollup.
+        if (pg::call([&] { return get_rel_persistence(target); }) == RELPERSISTENCE_TEMP)
+            fail(sqlstate::feature_not_supported, "a temporary table cannot be the target of a rollup",
+                 "\"" + engine::rel_name(target) + "\" would vanish with this session.");
     } else if (tt->colocationid != st.colocationid)
         fail(sqlstate::invalid_parameter_value, "the target of a rollup must be co-located with its source",
              "", "create_distributed_table(target, column, colocate_with => 'source').");
@@ -768,6 +808,31 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
                  "column \"" + o.first + "\" of target \"" + engine::rel_name(target) + "\" has type " + have +
                      ", but the rollup query computes " + want);
         }
+    }
+    // Runs compare the target's key and bucket with the source's (the cells to replace): the
+    // bucket is stored as timestamptz (a timestamp or a date would move with the time zone of
+    // whoever runs it), and the keys compare with pg_catalog's =.
+    {
+        const Oid bucket_type = pg::call([&] { return get_atttype(target, get_attnum(target, s.target_bucket.c_str())); });
+        if (bucket_type != TIMESTAMPTZOID)
+            fail(sqlstate::datatype_mismatch,
+                 "column \"" + s.target_bucket + "\" of target \"" + engine::rel_name(target) + "\" has type " +
+                     pg::call([&] { return std::string(format_type_be(bucket_type)); }) +
+                     ", but a rollup's bucket column must be timestamp with time zone");
+        const Oid tkey = pg::call([&] { return get_atttype(target, get_attnum(target, s.target_key.c_str())); });
+        const Oid skey = pg::call([&] { return get_atttype(s.source, get_attnum(s.source, s.source_key.c_str())); });
+        const bool comparable = pg::call([&] {
+            Operator op = oper(NULL, list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup("="))), tkey, skey, true, -1);
+            if (!op) return false;
+            ReleaseSysCache(op);
+            return true;
+        });
+        if (!comparable)
+            fail(sqlstate::datatype_mismatch,
+                 "column \"" + s.target_key + "\" of target \"" + engine::rel_name(target) + "\" has type " +
+                     pg::call([&] { return std::string(format_type_be(tkey)); }) + ", which does not compare with " +
+                     pg::call([&] { return std::string(format_type_be(skey)); }) + " (the source's \"" + s.source_key + "\")",
+                 "", "Give the target's key column the source's type.");
     }
     // A rollup of a rollup: its source is another rollup's target. Its runs consume only what that
     // rollup has finalized; no chain may loop back onto itself.
@@ -860,6 +925,7 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
     {
         pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
         Query *q = s.query;
+        pg::CanonicalOutputStyle style;  // read back at every run, under whatever settings
         stored_query = pg::call([&] { return std::string(pg_get_querydef(q, false)); });
     }
     pg::SpiSession spi;
