@@ -118,6 +118,18 @@ WITH w AS (INSERT INTO events (site_id, seq) VALUES (1, 99) RETURNING *) SELECT 
 WITH w AS (DELETE FROM events RETURNING *) INSERT INTO events_twin SELECT * FROM w;
 SELECT pg_relation_size('events') AS shell_bytes;
 MERGE INTO events e USING events_twin t ON e.site_id = t.site_id WHEN MATCHED THEN DO NOTHING;
+-- a conflict action that reads another table runs on the shards, where that table does not exist
+-- (a coordinator table failed there with 42P01, found by the differential SQLsmith test): refused;
+-- the value goes through the INSERT's own rows instead
+CREATE TABLE labels_local (label text);
+INSERT INTO labels_local VALUES ('from a local table');
+INSERT INTO events (site_id, seq, label) VALUES (1, 1, 'x')
+  ON CONFLICT (site_id, seq) DO UPDATE SET label = (SELECT label FROM labels_local);
+INSERT INTO events (site_id, seq, label) VALUES (1, 1, 'x')
+  ON CONFLICT (site_id, seq) DO UPDATE SET label = 'y' WHERE EXISTS (SELECT FROM labels_local);
+INSERT INTO events (site_id, seq, label) SELECT 1, 1, label FROM labels_local
+  ON CONFLICT (site_id, seq) DO UPDATE SET label = excluded.label RETURNING site_id, seq, label;
+DROP TABLE labels_local;
 
 DROP TABLE events, events_twin;
 DROP SEQUENCE events_seq;

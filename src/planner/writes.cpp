@@ -510,6 +510,15 @@ PlannedStmt *plan_insert(PlannedStmt *stmt, Query *orig, const char *qs, ParamLi
                           rel_name(other) + "\" only in an INSERT ... SELECT");
     if (orig->onConflict && orig->onConflict->action == ONCONFLICT_UPDATE) {
         refuse_distribution_column_update(orig->onConflict->onConflictSet, t);
+        // The conflict action runs on the shards, where no other table exists (a coordinator table
+        // read there failed with 42P01; the table itself would be read as one shard).
+        Oid read = find_table(reinterpret_cast<Node *>(orig->onConflict), {}, true);
+        if (OidIsValid(read))
+            throw PgError(sqlstate::feature_not_supported,
+                          "INSERT ... ON CONFLICT DO UPDATE on distributed table \"" + t.relname +
+                              "\" cannot read table \"" + rel_name(read) + "\"",
+                          "The conflict action runs on the shards.",
+                          "Read it in the INSERT's VALUES or SELECT, and refer to it through EXCLUDED.");
         // The updated row is made on a shard, which has no counterpart of the view's condition.
         if (has_view_check_option(orig))
             throw PgError(sqlstate::feature_not_supported,

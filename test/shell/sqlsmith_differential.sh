@@ -62,9 +62,9 @@
 # PostgreSQL's default settings, the others with the default above).
 # One-side errors they list, none failing the test:
 #   - seed 3, query 7351: INSERT ... ON CONFLICT DO UPDATE ... WHERE EXISTS (a plain table) on a
-#     distributed table fails on the shards with 42P01 "relation dist.countries does not exist";
-#     a rollup bug (it should refuse with 0A000, as it does when that part reads a distributed
-#     table, or evaluate it on the coordinator). Minimal: CREATE TABLE countries (code text);
+#     distributed table failed on the shards with 42P01 "relation dist.countries does not exist";
+#     fixed: refused with 0A000 before anything is sent (a documented limitation, counted as such;
+#     sql/writes_insert.sql). Minimal: CREATE TABLE countries (code text);
 #     INSERT INTO sites VALUES (1, 'a') ON CONFLICT (site_id)
 #       DO UPDATE SET name = (SELECT code FROM countries);
 #   - seed 20261210 query 2984, seed 5 query 3851, seed 8 query 2447 (dist-only), seed 3 query 3679
