@@ -6,7 +6,10 @@
 # agg on worker_1 holds the run inside its INSERT (pg_sleep) while the harness:
 #   a. kills the coordinator (immediate stop: every backend dies, crash recovery) and starts it again;
 #   b. stops worker_2 (immediate) while the run waits on worker_1, then starts it again;
-#   c. kills the backend that runs the rollup (SIGKILL: the postmaster restarts every backend).
+#   c. kills the backend that runs the rollup (SIGKILL: the postmaster restarts every backend);
+#   d. kills the coordinator in the middle of an expiry (rollup.expire held in its DELETE on a raw
+#      shard of worker_1 by the same kind of trigger): nothing expired, nothing left prepared; a
+#      new expiry takes the old rows, and the target stays exact for every cell with raw rows.
 # After each: the run failed (or was killed), the target equals what the last committed run left,
 # nothing is left prepared once recovery ran, and a new run makes the target equal a from-scratch
 # GROUP BY of the raw rows below the frontier.
@@ -138,6 +141,52 @@ if start_run c; then
     release
     for ((i = 0; i < 100; i++)); do q "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
     after c "$before" "$frontier"
+fi
+
+# d. the coordinator dies in the middle of an expiry
+q "SELECT rollup.set_retention('raw', 'at', '2 hours 30 minutes')" >/dev/null
+rawshard=$(q "SELECT shard_name FROM rollup.shards WHERE table_name = 'raw'::regclass AND port = ${CLUSTER_PORT[worker_1]} LIMIT 1")
+qn "${CLUSTER_PORT[worker_1]}" "CREATE TRIGGER hold_delete BEFORE DELETE ON $rawshard FOR EACH STATEMENT EXECUTE FUNCTION hold()" >/dev/null
+q "SELECT rollup.run_rollup('r')" >/dev/null
+raw_before=$(q "SELECT count(*) FROM raw")
+before=$(q "SELECT count(*) || ':' || sum(n) FROM agg")
+frontier=$(q "SELECT frontier FROM rollup.rollups WHERE name = 'r'")
+old_rows=$(q "SELECT count(*) FROM raw WHERE at < now() - interval '2 hours 31 minutes'")
+expect "d: there are rows old enough to expire" 1 "$([ "$old_rows" -gt 0 ] && echo 1 || echo 0)"
+EXPIRE_LOG=$CLUSTER_BASE/expire_d.log
+cluster_psql "$COORDINATOR_PORT" -Atq -c "SELECT rollup.expire('raw')" >"$EXPIRE_LOG" 2>&1 &
+RUN_PID=$!
+CLUSTER_CHILD_PIDS+=("$RUN_PID")
+held=0
+for ((i = 0; i < 200; i++)); do
+    [ "$(qn "${CLUSTER_PORT[worker_1]}" "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'")" -ge 1 ] && { held=1; break; }
+    sleep 0.1
+done
+expect "d: the expiry reached the trigger" 1 "$held"
+if [ "$held" = 1 ]; then
+    cluster_node_stop coordinator immediate
+    release
+    cluster_node_start coordinator
+    wait "$RUN_PID" 2>/dev/null || true
+    q "SELECT rollup.recover_prepared_transactions()" >/dev/null
+    left=0
+    for n in worker_1 worker_2; do left=$((left + $(qn "${CLUSTER_PORT[$n]}" "SELECT count(*) FROM pg_prepared_xacts"))); done
+    expect "d: nothing left prepared after recovery" 0 "$left"
+    expect "d: the killed expiry deleted nothing" "$raw_before" "$(q "SELECT count(*) FROM raw")"
+    expect "d: the target is as it was" "$before" "$(q "SELECT count(*) || ':' || sum(n) FROM agg")"
+    expect "d: the frontier did not move" "$frontier" "$(q "SELECT frontier FROM rollup.rollups WHERE name = 'r'")"
+    qn "${CLUSTER_PORT[worker_1]}" "ALTER TABLE $rawshard DISABLE TRIGGER hold_delete" >/dev/null
+    expect "d: a new expiry takes the old rows" t "$(q "SELECT rollup.expire('raw') > 0")"
+    expect "d: no row older than the cutoff is left" 0 "$(q "SELECT count(*) FROM raw WHERE at < now() - interval '2 hours 31 minutes'")"
+    q "SELECT rollup.run_rollup('r')" >/dev/null
+    expect "d: every cell with raw rows equals their GROUP BY" 0 "$(q "
+      WITH f AS (SELECT frontier FROM rollup.rollups WHERE name = 'r'),
+      truth AS (SELECT site_id, date_trunc('minute', at) AS at, count(*) AS n, sum(v) AS total
+                  FROM raw WHERE at < (SELECT frontier FROM f) GROUP BY 1, 2),
+      got AS (SELECT * FROM agg WHERE (site_id, at) IN (SELECT site_id, at FROM truth))
+      SELECT (SELECT count(*) FROM (SELECT * FROM truth EXCEPT ALL SELECT * FROM got) a)
+           + (SELECT count(*) FROM (SELECT * FROM got EXCEPT ALL SELECT * FROM truth) b)")"
+    expect "d: the expired cells keep their rolled-up rows" "$before" "$(q "SELECT count(*) || ':' || sum(n) FROM agg")"
 fi
 
 expect "the rollup reports no error after its last run" "" "$(q "SELECT coalesce(last_error, '') FROM rollup.rollups WHERE name = 'r'")"
