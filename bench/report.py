@@ -87,6 +87,12 @@ def parse_rollup(text):
                      "rollup": num(nothing.group(1)), "unit": "ms",
                      "ratio": round(float(nothing.group(1)) / float(first.group(1)), 3), "target": "< 0.05",
                      "meaning": "rollup time / first run time"})
+    tutorial = re.search(r"^the tutorial's PL/pgSQL rollup .*?: +(\d+) ms", text, re.M)
+    if first and tutorial:
+        rows.append({"benchmark": "the tutorial's PL/pgSQL rollup on the same rows (for comparison)",
+                     "plain": num(tutorial.group(1)), "rollup": num(first.group(1)), "unit": "ms",
+                     "ratio": round(float(tutorial.group(1)) / float(first.group(1)), 2), "target": "",
+                     "meaning": "tutorial time / native first run time"})
     if first and second:
         rows.append({"benchmark": "rollup run over new rows on a table 2 or more times the size (vs first run)",
                      "plain": num(first.group(1)), "rollup": num(second.group(1)), "unit": "ms",

@@ -10,8 +10,8 @@
 # Each figure is the median of RUNS (default 3) after a warm-up: the plain INSERT into an emptied
 # table, and the first run of a rollup made again over an emptied target, alternate; the run over
 # new rows is repeated with a new day of rows each time (on a table of 2, 3, 4 ... times ROWS).
-# The tutorial's PL/pgSQL function is not timed here (it runs on distributed tables through the
-# co-located INSERT ... SELECT path; see bench/query.sh for reads).
+#   - the tutorial's PL/pgSQL rollup_http_request() over the same rows (its INSERT ... SELECT on the
+#     distributed tables, co-located, into a target of its own), for comparison.
 # Report: bench/results/rollup-<workers>w.txt unless OUT says otherwise.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -76,6 +76,38 @@ plain=$(echo "$plains" | median)
 first=$(echo "$firsts" | median)
 nothing=$(echo "$nothings" | median)
 same=$(q "SELECT (SELECT count(*) FROM (SELECT site_id, ingest_time, request_count FROM plain_1min EXCEPT ALL SELECT site_id, ingest_time, request_count FROM http_request_1min) d) = 0")
+# The tutorial's PL/pgSQL rollup on the same rows, for comparison: its INSERT ... SELECT runs on the
+# distributed tables (co-located, shard by shard) into a target of its own, from an empty state.
+cluster_psql "$port" -q -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE tut_1min (LIKE http_request_1min);
+SELECT create_distributed_table('tut_1min', 'site_id', colocate_with => 'http_request');
+CREATE TABLE latest_rollup (minute timestamptz PRIMARY KEY, CHECK (minute = date_trunc('minute', minute)));
+INSERT INTO latest_rollup VALUES ('10-10-1901');
+CREATE FUNCTION tutorial_rollup() RETURNS void AS $$
+DECLARE
+  curr_rollup_time timestamptz := date_trunc('minute', now());
+  last_rollup_time timestamptz := minute from latest_rollup;
+BEGIN
+  INSERT INTO tut_1min (site_id, ingest_time, request_count, success_count, error_count, average_response_time_msec)
+  SELECT site_id, date_trunc('minute', ingest_time), COUNT(1) as request_count,
+         SUM(CASE WHEN (status_code between 200 and 299) THEN 1 ELSE 0 END) as success_count,
+         SUM(CASE WHEN (status_code between 200 and 299) THEN 0 ELSE 1 END) as error_count,
+         SUM(response_time_msec) / COUNT(1) AS average_response_time_msec
+  FROM http_request
+  WHERE date_trunc('minute', ingest_time) <@ tstzrange(last_rollup_time, curr_rollup_time, '(]')
+  GROUP BY 1, 2;
+  UPDATE latest_rollup SET minute = curr_rollup_time;
+END;
+$$ LANGUAGE plpgsql;
+SQL
+tutorials=""
+for ((k = 0; k <= RUNS; k++)); do
+    echo "the tutorial's function: $k of $RUNS (0 is the warm-up)" >&2
+    q "TRUNCATE tut_1min; UPDATE latest_rollup SET minute = '10-10-1901'; CHECKPOINT" >/dev/null
+    t=$(ms "SELECT tutorial_rollup()")
+    if [ "$k" -gt 0 ]; then tutorials+=" $t"; fi
+done
+tutorial=$(echo "$tutorials" | median)
 seconds=""
 for ((k = 1; k <= RUNS; k++)); do
     echo "runs over $ROWS new rows: $k of $RUNS" >&2
@@ -92,7 +124,8 @@ second=$(echo "$seconds" | median)
     echo "plain PostgreSQL INSERT ... SELECT ... GROUP BY (local tables): ${plain} ms"
     echo "native rollup, first run over the same rows:                   ${first} ms  (plain/native $(awk "BEGIN{printf \"%.2f\", $plain/$first}")x)"
     echo "native rollup, run with nothing new:                           ${nothing} ms  ($(awk "BEGIN{printf \"%.1f\", 100*$nothing/$first}")% of the first run)"
+    echo "the tutorial's PL/pgSQL rollup on the same rows (distributed): ${tutorial} ms  (tutorial/native $(awk "BEGIN{printf \"%.2f\", $tutorial/$first}")x)"
     echo "native rollup, run over $ROWS new rows on a $((2 * ROWS))- to $(((RUNS + 1) * ROWS))-row table: ${second} ms  ($(awk "BEGIN{printf \"%.2f\", $second/$first}")x the first run)"
-    echo "# each: plain$plains; first$firsts; nothing new$nothings; over new rows$seconds"
+    echo "# each: plain$plains; first$firsts; nothing new$nothings; over new rows$seconds; tutorial$tutorials"
     echo "target equals the plain GROUP BY: $same"
 } | tee "$OUT"
