@@ -19,6 +19,11 @@ constexpr int kCheckSlot = 998;
 
 std::vector<int> last_cycle;  // the cycle seen at the previous check of this wait, sorted
 int cycle_checks = 0;         // consecutive checks of this wait that saw last_cycle
+TimestampTz cycle_since = 0;  // when this wait first saw last_cycle
+// How long a non-victim lets a victim that can act (it waits in our executor, or is rolling
+// back) break the cycle itself before it gives up too: under load a victim's rollback on the
+// nodes can take seconds, and giving up early aborts both transactions.
+constexpr long kVictimGraceMs = 5000;
 std::set<int> unreachable;    // nodes that could not be asked during this wait (not retried)
 
 std::string tag_prefix() { return "rollup:" + std::to_string(GetSystemIdentifier()) + ":"; }
@@ -147,6 +152,8 @@ void check_distributed_deadlock() {
     }
     std::vector<int> sorted = cycle;
     std::sort(sorted.begin(), sorted.end());
+    const TimestampTz now = GetCurrentTimestamp();
+    if (sorted != last_cycle) cycle_since = now;
     cycle_checks = sorted == last_cycle ? cycle_checks + 1 : 1;
     last_cycle = sorted;
     if (victim != MyProcPid) {
@@ -154,9 +161,11 @@ void check_distributed_deadlock() {
         // Lock), where it never runs this check: in our executor it runs it too, and when it is
         // not waiting at all it is already rolling back (its nodes' locks go a moment later).
         // A victim stuck on a lock is given up for once the same cycle has outlived two checks;
-        // any other, after six (a victim that cannot see the whole cycle, a node it cannot reach).
+        // any other, after six and kVictimGraceMs (a victim that cannot see the whole cycle, a
+        // node it cannot reach).
         const bool victim_stuck = wait_type[victim] == "Lock";
         if (cycle_checks < (victim_stuck ? 2 : 6)) return;
+        if (!victim_stuck && !TimestampDifferenceExceeds(cycle_since, now, kVictimGraceMs)) return;
     }
     std::string detail;
     for (size_t i = 0; i < cycle.size(); i++)
