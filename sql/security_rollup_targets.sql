@@ -3,16 +3,7 @@
 SET rollup.next_shard_id = 497000;
 CREATE SCHEMA srt;
 SET search_path = srt, public;
-SET client_min_messages TO warning;
-CREATE EXTENSION IF NOT EXISTS dblink;
-RESET client_min_messages;
-CREATE FUNCTION pg_temp.on_workers(sql text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    FOR n IN 1..2 LOOP
-        PERFORM dblink_exec(format('host=127.0.0.1 port=%s dbname=%s user=postgres',
-                                   current_setting('regress.worker_' || n || '_port'), current_database()), sql);
-    END LOOP;
-END $$;
+\i sql/helpers/on_workers.sql
 CREATE ROLE srt_mallory LOGIN;
 SELECT pg_temp.on_workers('CREATE ROLE srt_mallory LOGIN');
 GRANT CREATE, USAGE ON SCHEMA srt TO srt_mallory;
