@@ -204,16 +204,7 @@ DROP TABLE raw3, agg3;
 
 -- A table owner who is not a superuser creates and runs a rollup of their tables; a superuser who
 -- runs it does not lend it their rights (the shard statements run as the target's owner).
-SET client_min_messages TO warning;
-CREATE EXTENSION IF NOT EXISTS dblink;
-RESET client_min_messages;
-CREATE FUNCTION pg_temp.on_workers(sql text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    FOR n IN 1..2 LOOP
-        PERFORM dblink_exec(format('host=127.0.0.1 port=%s dbname=%s user=postgres',
-                                   current_setting('regress.worker_' || n || '_port'), current_database()), sql);
-    END LOOP;
-END $$;
+\i sql/helpers/on_workers.sql
 CREATE ROLE re_alice LOGIN;
 SELECT pg_temp.on_workers('CREATE ROLE re_alice LOGIN');
 GRANT CREATE, USAGE ON SCHEMA re TO re_alice;

@@ -8,16 +8,7 @@
 -- its schema, ahead of pg_catalog on its search_path. Each one tries ALTER ROLE sec_sp SUPERUSER
 -- (silently failing when run as sec_sp itself) and then behaves like the original. After every
 -- entry point the test asks, as superuser, whether sec_sp became superuser: it must never have.
-SET client_min_messages TO warning;  -- dblink may exist already (other tests)
-CREATE EXTENSION IF NOT EXISTS dblink;
-RESET client_min_messages;
-CREATE FUNCTION pg_temp.on_workers(sql text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    FOR n IN 1..2 LOOP
-        PERFORM dblink_exec(format('host=127.0.0.1 port=%s dbname=%s user=postgres',
-                                   current_setting('regress.worker_' || n || '_port'), current_database()), sql);
-    END LOOP;
-END $$;
+\i sql/helpers/on_workers.sql
 SET client_min_messages TO warning;
 CREATE ROLE sec_sp LOGIN;
 SELECT pg_temp.on_workers('CREATE ROLE sec_sp LOGIN');

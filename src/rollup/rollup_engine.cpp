@@ -463,14 +463,15 @@ int64_t write_local_target(const Rollup &cur, const core::Bucketing &bucketing, 
         pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
         bucket_sql = deparse::expression_for_node(shape.bucket_expr, dpcontext);
     }
-    const std::string key_array_type = pg::call([&] {
+    const Oid key_array = pg::call([&] {
         Oid key_type = get_atttype(cur.source, get_attnum(cur.source, cur.source_key.c_str()));
         Oid array_type = get_array_type(key_type);
         if (!OidIsValid(array_type))
             ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                             errmsg("the distribution column of a rollup with a local target needs an array type")));
-        return std::string(format_type_be_qualified(array_type));
+        return array_type;
     });
+    const std::string key_array_type = pg::call([&] { return std::string(format_type_be_qualified(key_array)); });
     std::vector<std::string> cols;
     for (auto &o : shape.outputs) cols.push_back(quote(o.first));
     std::string col_list;
@@ -497,9 +498,6 @@ int64_t write_local_target(const Rollup &cur, const core::Bucketing &bucketing, 
                                {}, false);
         }
         if (!cells.empty() && cells[0][0]) {
-            const Oid key_array = pg::call([&] {
-                return get_array_type(get_atttype(cur.source, get_attnum(cur.source, cur.source_key.c_str())));
-            });
             deletes.push_back(
                 {"DELETE FROM " + tq + " rollup_target USING ROWS FROM (pg_catalog.unnest($1::" + key_array_type +
                      "), pg_catalog.unnest($2::pg_catalog.timestamptz[])) AS rollup_cells (k, b) WHERE (" +
