@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "core/wait_graph.hpp"
+
 #include "connection/connection_pool.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "pg/spi.hpp"
@@ -46,7 +48,7 @@ const char *kEdgesSql =
     "CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_blocking_pids(w.pid)) AS b(pid) "
     "JOIN pg_catalog.pg_stat_activity h ON h.pid OPERATOR(pg_catalog.=) b.pid";
 
-using Graph = std::map<int, std::set<int>>;
+using Graph = core::WaitGraph;
 
 void add_edges(Graph &g, const std::vector<std::vector<std::string>> &rows, bool on_coordinator,
                const std::string &prefix) {
@@ -55,29 +57,6 @@ void add_edges(Graph &g, const std::vector<std::vector<std::string>> &rows, bool
         int holder = owner_of(r[3], std::stoi(r[2]), on_coordinator, prefix);
         if (waiter > 0 && holder > 0 && waiter != holder) g[waiter].insert(holder);
     }
-}
-
-// A cycle through `start` (the backends on it), or empty.
-std::vector<int> cycle_through(const Graph &g, int start) {
-    std::vector<int> path;
-    std::set<int> seen;
-    std::function<bool(int)> dfs = [&](int v) -> bool {
-        auto it = g.find(v);
-        if (it == g.end()) return false;
-        for (int w : it->second) {
-            if (w == start) return true;
-            if (seen.count(w)) continue;
-            seen.insert(w);
-            path.push_back(w);
-            if (dfs(w)) return true;
-            path.pop_back();
-        }
-        return false;
-    };
-    path.push_back(start);
-    seen.insert(start);
-    if (dfs(start)) return path;
-    return {};
 }
 
 }  // namespace
@@ -138,18 +117,15 @@ void check_distributed_deadlock() {
                 wait_type[std::stoi(*r[0])] = r[2].value_or("");
             }
     }
-    std::vector<int> cycle = cycle_through(g, MyProcPid);
+    std::vector<int> cycle = core::cycle_through(g, MyProcPid);
     if (cycle.empty()) {
         last_cycle.clear();
         cycle_checks = 0;
         return;
     }
-    // The youngest transaction gives up (a later xact_start, then a higher pid).
-    int victim = cycle.front();
-    for (int pid : cycle) {
-        const std::string &a = xact_start[pid], &b = xact_start[victim];
-        if (a > b || (a == b && pid > victim)) victim = pid;
-    }
+    // The youngest transaction gives up (see core::choose_victim: one that is already ending its
+    // transaction first).
+    const int victim = core::choose_victim(cycle, xact_start);
     std::vector<int> sorted = cycle;
     std::sort(sorted.begin(), sorted.end());
     const TimestampTz now = GetCurrentTimestamp();
