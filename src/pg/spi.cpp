@@ -1,4 +1,5 @@
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -73,20 +74,29 @@ int run(const char *sql, const SpiArgs &a, bool read_only) {
     });
 }
 
-}  // namespace
-
-uint64_t SpiSession::execute(const std::string &sql, const std::vector<Param> &params, bool read_only) {
-    SpiArgs a = build_args(params);
-    int rc = run(sql.c_str(), a, read_only);
-    if (rc < 0) throw PgError(sqlstate::internal_error, "SPI failed for: " + sql);
-    return SPI_processed;
+// Statements run often (on every read of a real-time view) are planned once per backend: the
+// session's search_path is pinned (above), and the plan cache revalidates a kept plan when a
+// catalog it depends on changes. Keyed by the text and the parameter types.
+int run_saved(const std::string &sql, const SpiArgs &a, bool read_only) {
+    static std::map<std::string, SPIPlanPtr> saved;
+    std::string key = sql;
+    for (int i = 0; i < a.n; i++) key += "\x1f" + std::to_string(a.types[i]);
+    auto it = saved.find(key);
+    SPIPlanPtr plan = it == saved.end() ? nullptr : it->second;
+    if (!plan) {
+        const char *text = sql.c_str();
+        plan = call([&] {
+            SPIPlanPtr p = SPI_prepare(text, a.n, a.types);
+            if (p && SPI_keepplan(p) != 0) p = nullptr;
+            return p;
+        });
+        if (!plan) throw PgError(sqlstate::internal_error, "SPI_prepare failed for: " + sql);
+        saved.emplace(key, plan);
+    }
+    return call([&] { return SPI_execute_plan(plan, a.values, a.nulls, read_only, 0); });
 }
 
-std::vector<Row> SpiSession::query(const std::string &sql, const std::vector<Param> &params,
-                                   bool read_only) {
-    SpiArgs a = build_args(params);
-    int rc = run(sql.c_str(), a, read_only);
-    if (rc < 0) throw PgError(sqlstate::internal_error, "SPI failed for: " + sql);
+std::vector<Row> rows_of_result() {
     std::vector<Row> rows;
     if (!SPI_tuptable) return rows;
     const uint64_t n = SPI_processed;
@@ -106,6 +116,31 @@ std::vector<Row> SpiSession::query(const std::string &sql, const std::vector<Par
         rows.push_back(std::move(row));
     }
     return rows;
+}
+
+}  // namespace
+
+uint64_t SpiSession::execute(const std::string &sql, const std::vector<Param> &params, bool read_only) {
+    SpiArgs a = build_args(params);
+    int rc = run(sql.c_str(), a, read_only);
+    if (rc < 0) throw PgError(sqlstate::internal_error, "SPI failed for: " + sql);
+    return SPI_processed;
+}
+
+std::vector<Row> SpiSession::query(const std::string &sql, const std::vector<Param> &params,
+                                   bool read_only) {
+    SpiArgs a = build_args(params);
+    int rc = run(sql.c_str(), a, read_only);
+    if (rc < 0) throw PgError(sqlstate::internal_error, "SPI failed for: " + sql);
+    return rows_of_result();
+}
+
+std::vector<Row> SpiSession::query_saved(const std::string &sql, const std::vector<Param> &params,
+                                         bool read_only) {
+    SpiArgs a = build_args(params);
+    int rc = run_saved(sql, a, read_only);
+    if (rc < 0) throw PgError(sqlstate::internal_error, "SPI failed for: " + sql);
+    return rows_of_result();
 }
 
 }  // namespace rollup::pg

@@ -34,6 +34,10 @@ public:
     // Runs a query; returns its rows in text form.
     std::vector<Row> query(const std::string &sql, const std::vector<Param> &params = {},
                            bool read_only = true);
+    // The same, for a fixed statement run often: planned once per backend and kept (SPI_keepplan).
+    // Only for constant SQL text (each distinct text keeps a plan for the life of the backend).
+    std::vector<Row> query_saved(const std::string &sql, const std::vector<Param> &params = {},
+                                 bool read_only = true);
 
 private:
     bool connected_ = false;

@@ -90,11 +90,11 @@ RealtimeState read_state(int64_t id, int depth) {
     {
         // In the statement's own snapshot (read-only SPI): never newer than the rows it reads here.
         pg::AsSuperuser catalog_reader;
-        row = spi.query("SELECT CASE WHEN frontier IS NULL THEN NULL "
+        row = spi.query_saved("SELECT CASE WHEN frontier IS NULL THEN NULL "
                         "ELSE ((extract(epoch FROM frontier) * 1000000)::bigint - 946684800000000) END, "
                         "stride_us, origin_us, source_rollup, target::oid FROM rollup.rollup WHERE rollup_id = $1",
                         {pg::int_param(id)}, true);
-        inv = spi.query("SELECT (extract(epoch FROM lo) * 1000000)::bigint - 946684800000000, "
+        inv = spi.query_saved("SELECT (extract(epoch FROM lo) * 1000000)::bigint - 946684800000000, "
                         "(extract(epoch FROM hi) * 1000000)::bigint - 946684800000000 "
                         "FROM rollup.rollup_invalidation WHERE rollup_id = $1",
                         {pg::int_param(id)}, true);
