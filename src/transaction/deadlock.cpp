@@ -8,6 +8,7 @@
 
 #include "connection/connection_pool.hpp"
 #include "metadata/metadata_cache.hpp"
+#include "pg/as_superuser.hpp"
 #include "pg/spi.hpp"
 #include "transaction/deadlock.hpp"
 
@@ -101,6 +102,11 @@ void check_distributed_deadlock() {
     std::map<int, std::string> wait_type;   // coordinator pid -> wait_event_type ('' when not waiting)
     {
         pg::SpiSession spi;
+        // pg_stat_activity shows xact_start and wait_event_type of other roles' backends only to a
+        // role with their privileges or pg_read_all_stats: read as an ordinary role, the members of
+        // a cycle that belong to other roles would look like backends ending their transactions,
+        // and each side would wait for the other to give up. Read here, used only for the choice.
+        pg::AsSuperuser activity_reader;
         // pg_stat_activity is read once per transaction and then cached: this check runs inside the
         // waiting statement's transaction, so it asks for the current state every time.
         pg::call([] { pgstat_clear_snapshot(); });
