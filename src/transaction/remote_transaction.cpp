@@ -24,12 +24,37 @@ bool poisoned = false;
 // Testing only (fault tests, test/shell/twophase_recovery.sh): inject the failures a crash would cause.
 bool testing_skip_commit_prepared = false;  // post-commit leaves the prepared transactions alone
 bool testing_fail_after_prepare = false;    // pre-commit fails once every node is prepared and recorded
+// Pauses (milliseconds) at the two instants a crash of the coordinator backend must survive, so that a
+// fault test (test/shell/twophase_kill.sh) can SIGKILL the backend exactly there.
+int testing_pause_after_prepare = 0;  // pre-commit, every node prepared and recorded, before our commit
+int testing_pause_after_commit = 0;   // post-commit, our commit record written, before COMMIT PREPARED
 std::string poison_reason;
 
 void send_or_throw(conn::Connection &c, const std::string &sql) { conn::send(c, sql.c_str()); }
 
 // Collects every result of the last query; throws the first error.
 void finish_or_throw(conn::Connection &c) { conn::finish_command(c, false); }
+
+// Sleeps `ms` on the latch, announced in the server log (with the pid in log_line_prefix) so that a
+// test knows the backend is there. Interruptible where PostgreSQL allows it: in pre-commit a cancel
+// or terminate ends the wait with an ERROR (thrown as PgError: the transaction aborts and rolls the
+// prepared transactions back); in the commit callback interrupts are held (CommitTransaction's
+// HOLD_INTERRUPTS), CHECK_FOR_INTERRUPTS does nothing and the wait simply runs out. Postmaster death
+// ends the backend either way. The callers' frames hold only PODs inside pg::call.
+void testing_pause(const char *setting, int ms) {
+    if (ms <= 0) return;
+    pg::call([&] {
+        ereport(LOG, (errmsg("%s: pausing %d ms", setting, ms)));
+        const TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+        for (;;) {
+            const long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+            if (left <= 0) break;
+            (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+        }
+    });
+}
 
 void reset_states() {
     for (conn::Connection *c : conn::all()) {
@@ -120,6 +145,7 @@ void pre_commit() {
                         {pg::text_param(c->gid), {INT4OID, std::to_string(c->nodeid)}}, false);
         if (testing_fail_after_prepare)
             throw PgError(sqlstate::internal_error, "rollup.testing_fail_after_prepare: failing after PREPARE");
+        testing_pause("rollup.testing_pause_after_prepare", testing_pause_after_prepare);
     } else {
         for (conn::Connection *c : written) send_or_throw(*c, "COMMIT");
     }
@@ -137,6 +163,11 @@ void pre_commit() {
 
 // Never throws: the coordinator transaction is already decided.
 void post_commit() {
+    for (conn::Connection *c : conn::all())
+        if (c->xact == conn::RemoteXact::Prepared) {
+            testing_pause("rollup.testing_pause_after_commit", testing_pause_after_commit);
+            break;
+        }
     std::vector<conn::Connection *> lost;
     for (conn::Connection *c : conn::all()) {
         if (c->xact != conn::RemoteXact::Prepared || testing_skip_commit_prepared) continue;
@@ -346,6 +377,18 @@ void define_gucs() {
                              "The error is raised in pre-commit, after the records are written.",
                              &testing_fail_after_prepare, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL,
                              NULL);
+    DefineCustomIntVariable("rollup.testing_pause_after_prepare",
+                            "Testing only: a two-phase commit waits this long after every node prepared it.",
+                            "In pre-commit, after the records are written, before the coordinator commits; "
+                            "0 (the default) never waits. A fault test kills the backend there.",
+                            &testing_pause_after_prepare, 0, 0, INT_MAX, PGC_SUSET,
+                            GUC_NOT_IN_SAMPLE | GUC_UNIT_MS, NULL, NULL, NULL);
+    DefineCustomIntVariable("rollup.testing_pause_after_commit",
+                            "Testing only: a two-phase commit waits this long before COMMIT PREPARED.",
+                            "After the coordinator committed, before the nodes are told; 0 (the default) "
+                            "never waits. Interrupts are held there: the wait always runs to its end.",
+                            &testing_pause_after_commit, 0, 0, INT_MAX, PGC_SUSET,
+                            GUC_NOT_IN_SAMPLE | GUC_UNIT_MS, NULL, NULL, NULL);
 }
 
 void register_callbacks() {
