@@ -104,9 +104,29 @@ void pre_commit() {
         auto remember = [&failure](std::exception_ptr e) {
             if (!failure) failure = e;
         };
+        for (conn::Connection *c : written) c->gid = core::make_gid(GetSystemIdentifier(), xid, c->nodeid, c->slot);
+        {
+            // The records first, and durable before any node prepares: recovery tells a prepared
+            // transaction whose coordinator transaction failed (roll back) from one still running
+            // (leave it) by our xid. A coordinator that crashed before its own commit record was
+            // flushed would otherwise come back handing out that same xid again (nothing in the
+            // WAL shows it was used), and recovery would take the orphans for a running transaction
+            // forever. The records' WAL carries the xid; flushed, redo moves the next xid past it.
+            // They are rows of this transaction: an abort (a PREPARE that fails) removes them.
+            // Pre-commit runs outside any statement: give SPI a snapshot of its own.
+            pg::call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
+            struct Pop {
+                ~Pop() { PopActiveSnapshot(); }
+            } pop;
+            pg::AsSuperuser metadata_writer;  // the records are the extension owner's, whoever writes
+            pg::SpiSession spi;
+            for (conn::Connection *c : written)
+                spi.execute("INSERT INTO rollup.prepared_xact (gid, nodeid) VALUES ($1, $2)",
+                            {pg::text_param(c->gid), {INT4OID, std::to_string(c->nodeid)}}, false);
+        }
+        pg::call([] { XLogFlush(XactLastRecEnd); });
         std::vector<conn::Connection *> sent;
         for (conn::Connection *c : written) {
-            c->gid = core::make_gid(GetSystemIdentifier(), xid, c->nodeid, c->slot);
             try {
                 send_or_throw(*c, "PREPARE TRANSACTION '" + c->gid + "'");
                 sent.push_back(c);
@@ -133,16 +153,6 @@ void pre_commit() {
             }
         }
         if (failure) std::rethrow_exception(failure);
-        // Pre-commit runs outside any statement: give SPI a snapshot of its own.
-        pg::call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
-        struct Pop {
-            ~Pop() { PopActiveSnapshot(); }
-        } pop;
-        pg::AsSuperuser metadata_writer;  // the records are the extension owner's, whoever writes
-        pg::SpiSession spi;
-        for (conn::Connection *c : written)
-            spi.execute("INSERT INTO rollup.prepared_xact (gid, nodeid) VALUES ($1, $2)",
-                        {pg::text_param(c->gid), {INT4OID, std::to_string(c->nodeid)}}, false);
         if (testing_fail_after_prepare)
             throw PgError(sqlstate::internal_error, "rollup.testing_fail_after_prepare: failing after PREPARE");
         testing_pause("rollup.testing_pause_after_prepare", testing_pause_after_prepare);
