@@ -32,7 +32,7 @@ for name in "${scripts[@]}"; do
         # The rollup benchmark in the form: runs over a tenth of the rows, new on a table of
         # all of them (1M new rows on a 10M-row table for the published report).
         rows=$ROWS base=""
-        if [ "$name" = rollup ]; then rows=$((ROWS / 10)) base=$ROWS; fi
+        if [ "$name" = rollup ]; then rows=$((ROWS >= 10 ? ROWS / 10 : 1)) base=$ROWS; fi
         if ! WORKERS=$workers ROWS=$rows BASE_ROWS=$base REPEAT=${REPEAT:-5} OUT="$run_dir/$name-${workers}w.txt" bash "$script" \
             >"$run_dir/$name-${workers}w.log" 2>&1; then
             echo "bench: $name with $workers workers failed (log: $run_dir/$name-${workers}w.log)" >&2

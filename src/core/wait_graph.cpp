@@ -27,12 +27,13 @@ std::vector<int> cycle_through(const WaitGraph &g, int start) {
     return {};
 }
 
-int choose_victim(const std::vector<int> &cycle, const std::map<int, std::string> &xact_start) {
-    // (ending, start, pid): the greatest is the victim.
+int choose_victim(const std::vector<int> &cycle, const std::map<int, XactState> &states) {
+    // (kind, start, pid): the greatest is the victim.
     auto rank = [&](int pid) {
-        auto it = xact_start.find(pid);
-        bool ending = it == xact_start.end();
-        return std::make_tuple(ending, ending ? std::string() : it->second, pid);
+        auto it = states.find(pid);
+        if (it == states.end()) return std::make_tuple(static_cast<int>(XactState::Ending), std::string(), pid);
+        const XactState &x = it->second;
+        return std::make_tuple(static_cast<int>(x.kind), x.kind == XactState::Running ? x.start : std::string(), pid);
     };
     int victim = cycle.empty() ? 0 : cycle.front();
     for (int pid : cycle)

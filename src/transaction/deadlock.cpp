@@ -98,8 +98,8 @@ void check_distributed_deadlock() {
         }
         add_edges(g, rows, false, prefix);
     }
-    std::map<int, std::string> xact_start;  // coordinator pid -> xact_start (text, sortable ISO)
-    std::map<int, std::string> wait_type;   // coordinator pid -> wait_event_type ('' when not waiting)
+    std::map<int, core::XactState> xact_state;  // coordinator pid -> its transaction
+    std::map<int, std::string> wait_type;        // coordinator pid -> wait_event_type ('' when not waiting)
     {
         pg::SpiSession spi;
         // pg_stat_activity shows xact_start and wait_event_type of other roles' backends only to a
@@ -109,19 +109,27 @@ void check_distributed_deadlock() {
         pg::AsSuperuser activity_reader;
         // pg_stat_activity is read once per transaction and then cached: this check runs inside the
         // waiting statement's transaction, so it asks for the current state every time.
-        pg::call([] { pgstat_clear_snapshot(); });
+    pg::call([] { pgstat_clear_snapshot(); });
         std::vector<std::vector<std::string>> rows;
         for (auto &r : spi.query(kEdgesSql, {}, false))
             rows.push_back({r[0].value_or("0"), r[1].value_or(""), r[2].value_or("0"), r[3].value_or("")});
         add_edges(g, rows, true, prefix);
         for (auto &r : spi.query("SELECT pid, pg_catalog.to_char(xact_start AT TIME ZONE 'UTC', "
-                                 "'YYYYMMDDHH24MISSUS'), wait_event_type FROM pg_catalog.pg_stat_activity "
-                                 "WHERE xact_start IS NOT NULL",
-                                 {}, false))
-            if (r[0] && r[1]) {
-                xact_start[std::stoi(*r[0])] = *r[1];
-                wait_type[std::stoi(*r[0])] = r[2].value_or("");
+                                 "'YYYYMMDDHH24MISSUS'), wait_event_type, state FROM pg_catalog.pg_stat_activity",
+                                 {}, false)) {
+            if (!r[0]) continue;
+            const int pid = std::stoi(*r[0]);
+            core::XactState &x = xact_state[pid];
+            if (r[3].value_or("") == "disabled")
+                x.kind = core::XactState::Unknown;
+            else if (!r[1])
+                x.kind = core::XactState::Ending;
+            else {
+                x.kind = core::XactState::Running;
+                x.start = *r[1];
             }
+            wait_type[pid] = r[2].value_or("");
+        }
     }
     std::vector<int> cycle = core::cycle_through(g, MyProcPid);
     if (cycle.empty()) {
@@ -131,7 +139,7 @@ void check_distributed_deadlock() {
     }
     // The youngest transaction gives up (see core::choose_victim: one that is already ending its
     // transaction first).
-    const int victim = core::choose_victim(cycle, xact_start);
+    const int victim = core::choose_victim(cycle, xact_state);
     std::vector<int> sorted = cycle;
     std::sort(sorted.begin(), sorted.end());
     const TimestampTz now = GetCurrentTimestamp();
