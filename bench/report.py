@@ -76,7 +76,7 @@ def parse_rollup(text):
     plain = re.search(r"^plain PostgreSQL INSERT .*: (\d+) ms", text, re.M)
     first = re.search(r"^native rollup, first run .*?: +(\d+) ms", text, re.M)
     nothing = re.search(r"^native rollup, run with nothing new: +(\d+) ms", text, re.M)
-    second = re.search(r"^native rollup, run over \d+ new rows .*?: +(\d+) ms", text, re.M)
+    second = re.search(r"^native rollup, run over a minute of \d+ new rows .*?: +(\d+) ms; the same on an empty table: +(\d+) ms", text, re.M)
     if plain and first:
         rows.append({"benchmark": "rollup first run vs plain INSERT ... SELECT ... GROUP BY", "plain": num(plain.group(1)),
                      "rollup": num(first.group(1)), "unit": "ms",
@@ -93,11 +93,11 @@ def parse_rollup(text):
                      "plain": num(tutorial.group(1)), "rollup": num(first.group(1)), "unit": "ms",
                      "ratio": round(float(tutorial.group(1)) / float(first.group(1)), 2), "target": "",
                      "meaning": "tutorial time / native first run time"})
-    if first and second:
-        rows.append({"benchmark": "rollup run over new rows on a table 10 times their size (vs first run on an empty one)",
-                     "plain": num(first.group(1)), "rollup": num(second.group(1)), "unit": "ms",
-                     "ratio": round(float(second.group(1)) / float(first.group(1)), 2), "target": "<= 1.2",
-                     "meaning": "rollup time / first run time"})
+    if second:
+        rows.append({"benchmark": "rollup run over 1/10 new rows on a table 10 times their size (vs the same on an empty one)",
+                     "plain": num(second.group(2)), "rollup": num(second.group(1)), "unit": "ms",
+                     "ratio": round(float(second.group(1)) / float(second.group(2)), 2), "target": "<= 1.2",
+                     "meaning": "big-table run time / empty-table run time"})
     return rows
 
 
