@@ -134,6 +134,106 @@ bool is_ident_char(char c) {
            static_cast<unsigned char>(c) >= 0x80;
 }
 
+// ---- printable forms ------------------------------------------------------------------------
+// ruleutils prints a tree the parser made; a tree that went through eval_const_expressions (every
+// shipped expression does, at plan time or when folded for execution) can hold forms it prints as
+// text a node reads as something else. These are put back into a form that prints faithfully before
+// anything is printed. PostgreSQL-style C (may ereport), on a copy.
+
+// A simple CASE's WHEN is printed as its right-hand side only when it is still "CaseTestExpr op rhs"
+// (ruleutils' test); anything else prints the placeholder itself, CASE_TEST_EXPR, which a node reads
+// as a column name.
+bool when_printable(Node *w) {
+    if (!IsA(w, OpExpr)) return false;
+    List *args = reinterpret_cast<OpExpr *>(w)->args;
+    return list_length(args) == 2 && IsA(strip_implicit_coercions(static_cast<Node *>(linitial(args))), CaseTestExpr);
+}
+
+constexpr Oid kBooleanEqualOperator = 91;  // boolean = boolean (pg_operator.dat: BooleanEqualOperator)
+
+Node *bool_case_test(CaseTestExpr *ct, bool value) {
+    return reinterpret_cast<Node *>(make_opclause(kBooleanEqualOperator, BOOLOID, false, reinterpret_cast<Expr *>(ct),
+                                                  reinterpret_cast<Expr *>(makeBoolConst(value, false)), InvalidOid,
+                                                  InvalidOid));
+}
+
+// eval_const_expressions simplifies "CaseTestExpr = true" to the bare CaseTestExpr and
+// "CaseTestExpr = false" to NOT CaseTestExpr (simplify_boolean_equality): undone here.
+Node *repair_bool_when(Node *w) {
+    if (IsA(w, CaseTestExpr) && reinterpret_cast<CaseTestExpr *>(w)->typeId == BOOLOID)
+        return bool_case_test(reinterpret_cast<CaseTestExpr *>(w), true);
+    if (is_notclause(w)) {
+        Node *a = reinterpret_cast<Node *>(get_notclausearg(reinterpret_cast<Expr *>(w)));
+        if (IsA(a, CaseTestExpr) && reinterpret_cast<CaseTestExpr *>(a)->typeId == BOOLOID)
+            return bool_case_test(reinterpret_cast<CaseTestExpr *>(a), false);
+    }
+    return w;
+}
+
+// Replaces the CaseTestExprs of one simple CASE's WHEN clause by its test value (not those of nested
+// constructs that have placeholders of their own).
+Node *substitute_case_test(Node *node, Node *value) {
+    if (!node) return nullptr;
+    if (IsA(node, CaseTestExpr)) return static_cast<Node *>(copyObjectImpl(value));
+    if (IsA(node, ArrayCoerceExpr)) {
+        ArrayCoerceExpr *a = static_cast<ArrayCoerceExpr *>(copyObjectImpl(node));
+        a->arg = reinterpret_cast<Expr *>(substitute_case_test(reinterpret_cast<Node *>(a->arg), value));
+        return reinterpret_cast<Node *>(a);
+    }
+    if (IsA(node, CaseExpr) && reinterpret_cast<CaseExpr *>(node)->arg) {
+        CaseExpr *c = static_cast<CaseExpr *>(copyObjectImpl(node));
+        c->arg = reinterpret_cast<Expr *>(substitute_case_test(reinterpret_cast<Node *>(c->arg), value));
+        ListCell *lc;
+        foreach (lc, c->args) {
+            CaseWhen *cw = lfirst_node(CaseWhen, lc);
+            cw->result = reinterpret_cast<Expr *>(substitute_case_test(reinterpret_cast<Node *>(cw->result), value));
+        }
+        c->defresult = reinterpret_cast<Expr *>(substitute_case_test(reinterpret_cast<Node *>(c->defresult), value));
+        return reinterpret_cast<Node *>(c);
+    }
+    return expression_tree_mutator(node, reinterpret_cast<Node *(*)()>(substitute_case_test), value);
+}
+
+// A simple CASE whose WHEN clauses ruleutils cannot print: the boolean simplifications are undone;
+// any other shape becomes a searched CASE with the test value written into each WHEN, which
+// evaluates it once per WHEN: only for a test value without volatile functions.
+void repair_simple_case(CaseExpr *c) {
+    bool all = true;
+    ListCell *lc;
+    foreach (lc, c->args) {
+        CaseWhen *cw = lfirst_node(CaseWhen, lc);
+        cw->expr = reinterpret_cast<Expr *>(repair_bool_when(reinterpret_cast<Node *>(cw->expr)));
+        if (!when_printable(reinterpret_cast<Node *>(cw->expr))) all = false;
+    }
+    if (all) return;
+    if (contain_volatile_functions(reinterpret_cast<Node *>(c->arg)))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("a simple CASE over a volatile expression cannot be sent to the shards in this form"),
+                        errhint("Write it as a searched CASE (CASE WHEN x = value THEN ...).")));
+    foreach (lc, c->args) {
+        CaseWhen *cw = lfirst_node(CaseWhen, lc);
+        cw->expr = reinterpret_cast<Expr *>(substitute_case_test(reinterpret_cast<Node *>(cw->expr),
+                                                                 reinterpret_cast<Node *>(c->arg)));
+    }
+    c->arg = nullptr;
+}
+
+Node *printable_mutator(Node *node, void *ctx) {
+    if (!node) return nullptr;
+    if (IsA(node, Query))
+        return reinterpret_cast<Node *>(query_tree_mutator(reinterpret_cast<Query *>(node),
+                                                           reinterpret_cast<Node *(*)()>(printable_mutator), ctx, 0));
+    Node *out = expression_tree_mutator(node, reinterpret_cast<Node *(*)()>(printable_mutator), ctx);
+    if (IsA(out, CaseExpr) && reinterpret_cast<CaseExpr *>(out)->arg) repair_simple_case(reinterpret_cast<CaseExpr *>(out));
+    return out;
+}
+
+Query *printable_query(Query *q) {
+    return query_tree_mutator(q, reinterpret_cast<Node *(*)()>(printable_mutator), nullptr, QTW_DONT_COPY_QUERY);
+}
+
+Node *printable_expression(Node *expr) { return printable_mutator(expr, nullptr); }
+
 Node *fold_mutator(Node *node, PlannerInfo *root);
 
 Node *fold_mutator(Node *node, PlannerInfo *root) {
@@ -158,7 +258,7 @@ bool ShardStatement::print(const Query *query, const std::string &prefix) {
     std::vector<Marked> marked;
     text_.clear();
     slots_.clear();
-    Query *copy = pg::call([&] { return static_cast<Query *>(copyObjectImpl(query)); });
+    Query *copy = pg::call([&] { return printable_query(static_cast<Query *>(copyObjectImpl(query))); });
     MarkContext ctx{&marked, &prefix, 1};
     pg::call([&] { mark_query(copy, &ctx); });
 
@@ -246,7 +346,10 @@ std::string query_for_shard(const Query *query, int shard_index) {
 std::string expression_for_node(Node *expr, List *dpcontext) {
     pg::PinnedSettings settings ROLLUP_NODE_SQL_SETTINGS;
     pg::CanonicalOutputStyle style;
-    return pg::call([&] { return std::string(deparse_expression(expr, dpcontext, false, false)); });
+    return pg::call([&] {
+        Node *printable = printable_expression(static_cast<Node *>(copyObjectImpl(expr)));
+        return std::string(deparse_expression(printable, dpcontext, false, false));
+    });
 }
 
 // The statement on one line for EXPLAIN (the deparser indents): runs of white space outside
