@@ -31,6 +31,14 @@ UPDATE sf_loc.r SET v = CASE b WHEN true THEN 'yes' WHEN false THEN 'no' END WHE
 SELECT compare($$SELECT id, v FROM r$$, 'sf_dist', 'sf_loc');
 ROLLBACK;
 
+-- F4. GROUP BY a type with equality but no hash support, without the distribution column: the
+-- shards' partial groups cannot be combined in a hash table (was XX000 "could not find hash function
+-- for hash operator"); PostgreSQL groups the fetched rows instead.
+SELECT compare($$SELECT vb, count(*) FROM r GROUP BY 1$$, 'sf_dist', 'sf_loc');
+SELECT compare($$SELECT tsv, count(*), min(id) FROM r GROUP BY 1 HAVING count(*) > 0$$, 'sf_dist', 'sf_loc');
+SELECT compare($$SELECT vb, b, max(w) FROM r GROUP BY vb, b ORDER BY 1, 2$$, 'sf_dist', 'sf_loc');
+EXPLAIN (COSTS OFF) SELECT vb, count(*) FROM sf_dist.r GROUP BY 1;
+
 DROP SCHEMA sf_dist CASCADE;
 DROP SCHEMA sf_loc CASCADE;
 DROP FUNCTION public.compare(text, text, text);

@@ -284,6 +284,19 @@ void add_agg_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *output_r
     bool single_shard = !pr.all && pr.shards.size() <= 1 && pr.prune_exprs == NIL;
 
     select::Mode mode = (has_dist_key || single_shard) ? select::Mode::FullAgg : select::Mode::PartialAgg;
+    // The combine step groups the shards' rows in a hash table keyed by the group keys' equality:
+    // a key type without hash support (bit, varbit, tsvector, ...) is grouped by PostgreSQL instead,
+    // over the fetched rows (it sorts).
+    if (mode == select::Mode::PartialAgg) {
+        foreach (lc, eqops) {
+            const Oid eqop = lfirst_oid(lc);
+            if (!pg::call([&] {
+                    Oid lhs, rhs;
+                    return get_op_hash_functions(eqop, &lhs, &rhs);
+                }))
+                return;
+        }
+    }
     foreach (lc, tc.aggrefs) {
         Aggref *a = static_cast<Aggref *>(lfirst(lc));
         if (!select::is_shippable(reinterpret_cast<Node *>(a), rti, true)) return;
