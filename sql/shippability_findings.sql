@@ -14,6 +14,32 @@ INSERT INTO sf_dist.r VALUES
   (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 CREATE TABLE sf_loc.r AS TABLE sf_dist.r;
 SELECT create_distributed_table('sf_dist.r', 'id', 4);
+CREATE TABLE sf_dist.t2 (id int PRIMARY KEY, s text, d date);
+INSERT INTO sf_dist.t2 VALUES (100, 'old', '2024-05-06');
+CREATE TABLE sf_loc.t2 AS TABLE sf_dist.t2;
+ALTER TABLE sf_loc.t2 ADD PRIMARY KEY (id);
+SELECT create_distributed_table('sf_dist.t2', 'id', 4);
+-- write_compare(stmt, table): runs a write on both sides, compares the table it wrote, and rolls
+-- both back (an exception block); an error on either side is shown instead. A statement with
+-- RETURNING (of one row) has its returned value compared too.
+CREATE FUNCTION public.write_compare(stmt text, tbl text DEFAULT 'r') RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE res text; rd text; rl text;
+BEGIN
+    BEGIN
+        PERFORM set_config('search_path', 'sf_dist, public', true);
+        IF stmt ~* '\mRETURNING\M' THEN EXECUTE stmt INTO rd; ELSE EXECUTE stmt; END IF;
+        PERFORM set_config('search_path', 'sf_loc, public', true);
+        IF stmt ~* '\mRETURNING\M' THEN EXECUTE stmt INTO rl; ELSE EXECUTE stmt; END IF;
+        res := compare(format('SELECT * FROM %I', tbl), 'sf_dist', 'sf_loc');
+        IF rd IS DISTINCT FROM rl THEN res := format('%s; RETURNING %s (local: %s)', res, rd, rl); END IF;
+        RAISE EXCEPTION USING ERRCODE = 'RLBCK', MESSAGE = res;
+    EXCEPTION
+        WHEN SQLSTATE 'RLBCK' THEN res := SQLERRM;
+        WHEN OTHERS THEN res := format('error %s: %s', SQLSTATE, SQLERRM);
+    END;
+    PERFORM set_config('search_path', 'public', true);
+    RETURN res;
+END $fn$;
 
 -- F3. A simple CASE over a boolean: the planner simplifies "CaseTestExpr = true" to the bare
 -- placeholder (and "= false" to NOT it), which ruleutils prints as CASE_TEST_EXPR.
@@ -39,6 +65,30 @@ SELECT compare($$SELECT tsv, count(*), min(id) FROM r GROUP BY 1 HAVING count(*)
 SELECT compare($$SELECT vb, b, max(w) FROM r GROUP BY vb, b ORDER BY 1, 2$$, 'sf_dist', 'sf_loc');
 EXPLAIN (COSTS OFF) SELECT vb, count(*) FROM sf_dist.r GROUP BY 1;
 
+-- F6. Writes that run on the shards (UPDATE, DELETE, ON CONFLICT DO UPDATE, their RETURNING, and
+-- INSERT ... SELECT pushed down per shard pair) computed DateStyle / IntervalStyle /
+-- extra_float_digits / bytea_output dependent values with the node sessions' canonical settings,
+-- storing other data than PostgreSQL. INSERT ... SELECT now computes them on the coordinator; the
+-- others are refused (0A000).
+SET DateStyle = 'SQL, DMY';
+SET extra_float_digits = 0;
+SELECT write_compare($$INSERT INTO t2 SELECT id, d::text || ' ' || iv::text || ' ' || f8::text, d FROM r$$, 't2');
+SELECT write_compare($$INSERT INTO t2 SELECT id, concat(d, iv, bt), (id || '/11/2024')::date FROM r$$, 't2');
+SELECT write_compare($$UPDATE r SET v = d::text || ' ' || iv::text || ' ' || f8::text WHERE id = 1$$);
+SELECT write_compare($$UPDATE r SET d = (id || '/11/2024')::date$$);
+SELECT write_compare($$DELETE FROM r WHERE d::text = '02/01/2024'$$);
+SELECT write_compare($$INSERT INTO t2 VALUES (100, 'new', '2024-07-08') ON CONFLICT (id) DO UPDATE SET s = t2.d::text$$, 't2');
+SELECT write_compare($$UPDATE r SET v = 'z' WHERE id = 1 RETURNING iv::text$$);
+-- values computed on the coordinator still ship: constants, and stable functions folded before
+SELECT write_compare($$UPDATE r SET v = '2024-01-02'::date::text, d = '3/4/2024' WHERE id = 1$$);
+SELECT write_compare($$UPDATE r SET d = '2024-01-01'::date + id WHERE id = 1 RETURNING id, d$$);
+RESET extra_float_digits;
+-- with PostgreSQL's default settings an interval's text differs too (the shards use ISO 8601)
+RESET DateStyle;
+SELECT write_compare($$INSERT INTO t2 SELECT id, iv::text, d FROM r$$, 't2');
+SELECT write_compare($$UPDATE r SET v = iv::text WHERE id = 1$$);
+
 DROP SCHEMA sf_dist CASCADE;
 DROP SCHEMA sf_loc CASCADE;
+DROP FUNCTION public.write_compare(text, text);
 DROP FUNCTION public.compare(text, text, text);

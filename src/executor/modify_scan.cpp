@@ -286,6 +286,7 @@ void run_insert_rows(ModifyState *st) {
     std::map<int, std::unique_ptr<deparse::ShardStatement>> by_rows;
     if (st->conflict_query) {
         Query *q = deparse::fold_for_execution(st->conflict_query, estate->es_param_list_info);
+        writes::ensure_no_settings_dependence(q, t);
         router.rows_statement = [&by_rows, q, desc](int idx, int nrows) -> std::string {
             auto it = by_rows.find(nrows);
             if (it == by_rows.end()) {
@@ -352,6 +353,7 @@ void run_pushdown(ModifyState *st) {
     ModifyExec &ex = *st->exec;
     const metadata::DistTable &t = metadata::get(st->relid);
     Query *q = deparse::fold_for_execution(st->query, estate->es_param_list_info);
+    writes::ensure_no_settings_dependence(q, t);
     std::vector<int> shards = writes::shards_for_query(q, t);
     // Rollups of this table recompute what the statement may have changed: the time range its WHERE
     // clause allows (unknown when it has none, assigns the time column, or is an INSERT ... SELECT).

@@ -49,6 +49,13 @@ bool is_shippable(Node *expr, Index rti, bool allow_aggs);
 // The same for expressions over any relation of a query whose relations all ship (pushdown).
 bool is_shippable_anywhere(Node *expr, bool allow_aggs);
 
+// Whether an expression or a query (sublinks and subqueries included) computes anything whose result
+// depends on the session's DateStyle, IntervalStyle, extra_float_digits or bytea_output (casts of
+// dates, intervals, floats, bytea to or from text; format, concat, ... of such values). The node
+// sessions keep those settings canonical: the rule is_shippable applies, for statements that run on
+// the shards as a whole (writes).
+bool depends_on_output_settings(Node *node);
+
 // Whole-query pushdown (select_pushdown.cpp): for a SELECT over co-located distributed tables
 // joined on their distribution columns (or one table with ORDER BY ... LIMIT), the coordinator's
 // query `outer`, whose relation `rte` (a placeholder) is to be read by a RollupScan that runs

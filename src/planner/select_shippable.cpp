@@ -70,6 +70,34 @@ bool prints_setting_dependent(FuncExpr *f) {
     return bad;
 }
 
+// Whether this node itself (not its children) computes a value whose text form, or whose reading
+// of text, depends on DateStyle, IntervalStyle, extra_float_digits, bytea_output or lc_monetary:
+// those stay canonical in the node sessions, so such a node must not run on a shard.
+bool node_depends_on_output_settings(Node *node) {
+    switch (nodeTag(node)) {
+        case T_FuncExpr:
+            return prints_setting_dependent(reinterpret_cast<FuncExpr *>(node));
+        case T_CoerceViaIO: {
+            CoerceViaIO *c = reinterpret_cast<CoerceViaIO *>(node);
+            Oid in = exprType(reinterpret_cast<Node *>(c->arg));
+            // Text output of the input, or text input of the result, may depend on DateStyle (and
+            // its field order), IntervalStyle, extra_float_digits, bytea_output or lc_monetary.
+            return setting_dependent_output(in) || setting_dependent_output(c->resulttype);
+        }
+        default:
+            return false;
+    }
+}
+
+bool settings_walker(Node *node, void *context) {
+    if (node == nullptr) return false;
+    if (IsA(node, Query))
+        return query_tree_walker(reinterpret_cast<Query *>(node), reinterpret_cast<bool (*)()>(settings_walker),
+                                 context, 0);
+    if (node_depends_on_output_settings(node)) return true;
+    return expression_tree_walker(node, reinterpret_cast<bool (*)()>(settings_walker), context);
+}
+
 bool function_ok(Oid funcid) {
     if (!builtin(funcid)) return false;
     return func_volatile(funcid) != PROVOLATILE_VOLATILE;
@@ -125,7 +153,7 @@ bool ship_walker(Node *node, ShipContext *ctx) {
             FuncExpr *f = reinterpret_cast<FuncExpr *>(node);
             if (folded_realtime_function(f)) return false;
             if (f->funcretset || !function_ok(f->funcid) || !builtin(f->funcresulttype)) return true;
-            if (prints_setting_dependent(f)) return true;
+            if (node_depends_on_output_settings(node)) return true;
             break;
         }
         case T_OpExpr:
@@ -145,11 +173,7 @@ bool ship_walker(Node *node, ShipContext *ctx) {
         case T_CoerceViaIO: {
             CoerceViaIO *c = reinterpret_cast<CoerceViaIO *>(node);
             Oid in = exprType(reinterpret_cast<Node *>(c->arg));
-            // Text output of the input, or text input of the result, may depend on DateStyle (and
-            // its field order), IntervalStyle, extra_float_digits, bytea_output or lc_monetary.
-            if (!builtin(c->resulttype) || !builtin(in) || setting_dependent_output(in) ||
-                setting_dependent_output(c->resulttype))
-                return true;
+            if (!builtin(c->resulttype) || !builtin(in) || node_depends_on_output_settings(node)) return true;
             break;
         }
         case T_RelabelType:
@@ -212,6 +236,8 @@ bool is_shippable(Node *expr, Index rti, bool allow_aggs) {
 }
 
 bool is_shippable_anywhere(Node *expr, bool allow_aggs) { return is_shippable(expr, 0, allow_aggs); }
+
+bool depends_on_output_settings(Node *node) { return pg::call([&] { return settings_walker(node, nullptr); }); }
 
 core::CombineKind combine_kind(const Aggref *agg) {
     core::AggFacts f;

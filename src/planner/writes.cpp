@@ -27,6 +27,7 @@
 #include "executor/modify_scan.hpp"
 #include "metadata/metadata_cache.hpp"
 #include "planner/hooks.hpp"
+#include "planner/select_internal.hpp"
 #include "planner/writes.hpp"
 #include "transaction/remote_transaction.hpp"
 
@@ -301,6 +302,9 @@ bool insert_select_pushdown_ok(Query *orig, const metadata::DistTable &t, RangeT
     if (!s || s->colocationid != t.colocationid || s->shard_count != t.shard_count) return false;
     if (orig->onConflict && OidIsValid(orig->onConflict->constraint)) return false;
     if (OidIsValid(unsafe_function_in(reinterpret_cast<Node *>(orig)))) return false;
+    // Values whose text depends on the session's DateStyle (and friends) are computed by the SELECT
+    // on the coordinator (the per-table path) rather than on the shards.
+    if (select::depends_on_output_settings(reinterpret_cast<Node *>(orig))) return false;
     // The target's distribution value must be the source's, untouched.
     TargetEntry *target_tle = nullptr;
     ListCell *lc;
@@ -671,6 +675,20 @@ bool statement_is_whole_transaction(int expected_depth) {
     for (conn::Connection *c : conn::all())
         if (c->xact != conn::RemoteXact::None) return false;
     return true;
+}
+
+void ensure_no_settings_dependence(const Query *q, const metadata::DistTable &t) {
+    if (!select::depends_on_output_settings(reinterpret_cast<Node *>(const_cast<Query *>(q)))) return;
+    const std::string what = q->commandType == CMD_INSERT ? "INSERT ... ON CONFLICT DO UPDATE" : command_name(q->commandType);
+    throw PgError(sqlstate::feature_not_supported,
+                  what + " on distributed table \"" + t.relname +
+                      "\" would compute on the shards a value that depends on DateStyle, IntervalStyle, "
+                      "extra_float_digits or bytea_output",
+                  "The shards run with canonical settings (ISO dates, ISO 8601 intervals), not this session's: "
+                  "casts of dates, times, intervals, floats, money or bytea to or from text, and functions that "
+                  "print such values, would store or return other values there.",
+                  "Compute the value first (e.g. in a SELECT into a variable or a temporary table), or use "
+                  "to_char() / to_date() with an explicit format.");
 }
 
 std::vector<int> shards_for_query(const Query *q, const metadata::DistTable &t) {

@@ -20,4 +20,11 @@ bool statement_is_whole_transaction(int executor_depth = 1);
 // pins the distribution column to a constant, else all.
 std::vector<int> shards_for_query(const Query *q, const metadata::DistTable &t);
 
+// A write statement (folded for execution) that runs on the shards as a whole (UPDATE, DELETE,
+// INSERT ... ON CONFLICT DO UPDATE, and their RETURNING) must not compute values that depend on the
+// session's DateStyle, IntervalStyle, extra_float_digits or bytea_output there: the node sessions
+// keep those canonical, so the shards would store (or return) other values than PostgreSQL would.
+// Throws 0A000.
+void ensure_no_settings_dependence(const Query *q, const metadata::DistTable &t);
+
 }  // namespace rollup::writes
