@@ -88,6 +88,19 @@ RESET DateStyle;
 SELECT write_compare($$INSERT INTO t2 SELECT id, iv::text, d FROM r$$, 't2');
 SELECT write_compare($$UPDATE r SET v = iv::text WHERE id = 1$$);
 
+-- F8. Arrays (and rows) print their elements with the elements' output functions: an array of
+-- dates cast to text depends on DateStyle like a date does (GROUP BY / ORDER BY shipped it).
+SET DateStyle = 'SQL, DMY';
+SELECT compare($$SELECT ARRAY[d]::text AS a, count(*) FROM r GROUP BY 1$$, 'sf_dist', 'sf_loc');
+SELECT compare($$SELECT id, ARRAY[d, d + 1]::text AS a FROM r ORDER BY 2, 1 LIMIT 2$$, 'sf_dist', 'sf_loc');
+SELECT compare($$SELECT count(*) FROM r WHERE ARRAY[iv]::text LIKE '%day%'$$, 'sf_dist', 'sf_loc');
+SELECT compare($$SELECT (ARRAY[d::timestamp, d + iv])::text AS a, count(*) FROM r GROUP BY 1$$, 'sf_dist', 'sf_loc');
+SELECT compare($$SELECT coalesce(ARRAY[d]::text, '-') AS a, count(*) FROM r GROUP BY 1$$, 'sf_dist', 'sf_loc');
+SELECT compare($$SELECT count(*) FROM r WHERE ('{' || id || '/11/2024}')::date[] = ARRAY[date '2024-11-01']$$,
+               'sf_dist', 'sf_loc');
+SELECT write_compare($$UPDATE r SET v = ARRAY[d]::text WHERE id = 1$$);
+RESET DateStyle;
+
 DROP SCHEMA sf_dist CASCADE;
 DROP SCHEMA sf_loc CASCADE;
 DROP FUNCTION public.write_compare(text, text);

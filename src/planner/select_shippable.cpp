@@ -42,6 +42,7 @@ bool setting_dependent_output(Oid type) {
 // Whether an argument of this type may carry such a value into a text conversion (arrays and rows
 // print their elements with the elements' output functions).
 bool may_print_setting_dependent(Oid type) {
+    type = getBaseType(type);  // a domain prints as its base type
     if (setting_dependent_output(type)) return true;
     if (type == RECORDOID || type_is_rowtype(type)) return true;
     Oid elem = get_element_type(type);
@@ -81,8 +82,9 @@ bool node_depends_on_output_settings(Node *node) {
             CoerceViaIO *c = reinterpret_cast<CoerceViaIO *>(node);
             Oid in = exprType(reinterpret_cast<Node *>(c->arg));
             // Text output of the input, or text input of the result, may depend on DateStyle (and
-            // its field order), IntervalStyle, extra_float_digits, bytea_output or lc_monetary.
-            return setting_dependent_output(in) || setting_dependent_output(c->resulttype);
+            // its field order), IntervalStyle, extra_float_digits, bytea_output or lc_monetary; an
+            // array or a row prints (and reads) its elements with the elements' functions.
+            return may_print_setting_dependent(in) || may_print_setting_dependent(c->resulttype);
         }
         default:
             return false;
