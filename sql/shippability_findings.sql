@@ -22,6 +22,20 @@ SELECT create_distributed_table('sf_dist.t2', 'id', 4);
 -- write_compare(stmt, table): runs a write on both sides, compares the table it wrote, and rolls
 -- both back (an exception block); an error on either side is shown instead. A statement with
 -- RETURNING (of one row) has its returned value compared too.
+-- same_rows(q): q's rows in order on both sides, not wrapped in another query (compare() reads q
+-- as a subquery, which keeps a whole-query pushdown from applying).
+CREATE FUNCTION public.rows_of(q text, schema text) RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE rec record; res text := '';
+BEGIN
+    PERFORM set_config('search_path', schema || ', public', true);
+    FOR rec IN EXECUTE q LOOP res := res || rec::text || ' '; END LOOP;
+    PERFORM set_config('search_path', 'public', true);
+    RETURN res;
+END $fn$;
+CREATE FUNCTION public.same_rows(q text) RETURNS text LANGUAGE sql AS $fn$
+    SELECT CASE WHEN d = l THEN 'same: ' || d ELSE format('differ: %s (local: %s)', d, l) END
+      FROM (SELECT rows_of(q, 'sf_dist') AS d, rows_of(q, 'sf_loc') AS l) x
+$fn$;
 CREATE FUNCTION public.write_compare(stmt text, tbl text DEFAULT 'r') RETURNS text LANGUAGE plpgsql AS $fn$
 DECLARE res text; rd text; rl text;
 BEGIN
@@ -101,7 +115,29 @@ SELECT compare($$SELECT count(*) FROM r WHERE ('{' || id || '/11/2024}')::date[]
 SELECT write_compare($$UPDATE r SET v = ARRAY[d]::text WHERE id = 1$$);
 RESET DateStyle;
 
+-- F7. Aggregates (and operators) whose declared argument is polymorphic or "any" print what they
+-- get with its output function: json_agg / jsonb_agg / json_object_agg / string building over
+-- intervals, bytea, floats depend on IntervalStyle, bytea_output, extra_float_digits.
+SELECT compare($$SELECT id, jsonb_agg(iv ORDER BY iv) FROM r GROUP BY id$$, 'sf_dist', 'sf_loc');
+SELECT compare($$SELECT id, json_agg(iv) FROM r GROUP BY id$$, 'sf_dist', 'sf_loc');
+SET bytea_output = escape;
+SET extra_float_digits = 0;
+SELECT compare($$SELECT id, json_agg(bt ORDER BY bt), json_object_agg(id, f8 ORDER BY id) FROM r GROUP BY id$$,
+               'sf_dist', 'sf_loc');
+SELECT compare($$SELECT id, jsonb_object_agg(w, f8) FILTER (WHERE w IS NOT NULL) FROM r GROUP BY id$$,
+               'sf_dist', 'sf_loc');
+SELECT same_rows($$SELECT id, f8 || '' AS t, bt || 'x'::text AS u FROM r ORDER BY 2, 1 LIMIT 3$$);
+SELECT compare($$SELECT f8 || '' AS t, count(*) FROM r GROUP BY 1$$, 'sf_dist', 'sf_loc');
+SELECT same_rows($$SELECT id, to_json(f8), json_build_object('b', bt) FROM r ORDER BY id LIMIT 3$$);
+SELECT same_rows($$SELECT id, iv || '' AS t FROM r ORDER BY 2, 1 LIMIT 3$$);
+SELECT same_rows($$SELECT id, jsonb_agg(iv) FROM r GROUP BY id ORDER BY id$$);
+SELECT write_compare($$UPDATE r SET v = iv || '' WHERE id = 1$$);
+RESET bytea_output;
+RESET extra_float_digits;
+
 DROP SCHEMA sf_dist CASCADE;
 DROP SCHEMA sf_loc CASCADE;
 DROP FUNCTION public.write_compare(text, text);
+DROP FUNCTION public.same_rows(text);
+DROP FUNCTION public.rows_of(text, text);
 DROP FUNCTION public.compare(text, text, text);

@@ -49,22 +49,27 @@ bool may_print_setting_dependent(Oid type) {
     return OidIsValid(elem) && may_print_setting_dependent(elem);
 }
 
-// A built-in function that turns arguments of any type into text (format, concat, concat_ws,
-// array_to_string, ...): its declared argument type is polymorphic or "any" while the actual one
-// prints differently under DateStyle, IntervalStyle, extra_float_digits or bytea_output.
-bool prints_setting_dependent(FuncExpr *f) {
-    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(f->funcid));
+// A built-in function (or the function of an operator or aggregate) that turns arguments of any
+// type into text (format, concat, array_to_string, anytextcat's ||, to_json, json_agg,
+// json_object_agg, ...): its declared argument type is polymorphic, "any" or record while the actual
+// one prints differently under DateStyle, IntervalStyle, extra_float_digits or bytea_output.
+// `args` are the actual argument expressions (TargetEntries of an Aggref are looked through).
+bool prints_setting_dependent(Oid funcid, List *args) {
+    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
     if (!HeapTupleIsValid(tup)) return true;
     Form_pg_proc proc = (Form_pg_proc)GETSTRUCT(tup);
     bool bad = false;
     int i = 0;
     ListCell *lc;
-    foreach (lc, f->args) {
+    foreach (lc, args) {
+        Node *arg = static_cast<Node *>(lfirst(lc));
+        if (IsA(arg, TargetEntry)) arg = reinterpret_cast<Node *>(reinterpret_cast<TargetEntry *>(arg)->expr);
         // Arguments past the declared ones are elements of a VARIADIC parameter (the last one).
         const int at = proc->pronargs == 0 ? -1 : (i < proc->pronargs ? i : proc->pronargs - 1);
         const Oid declared = at < 0 ? InvalidOid : proc->proargtypes.values[at];
-        const bool generic = declared == ANYOID || IsPolymorphicType(declared);
-        if (generic && may_print_setting_dependent(exprType(static_cast<Node *>(lfirst(lc))))) bad = true;
+        const bool generic = declared == ANYOID || declared == RECORDOID || declared == RECORDARRAYOID ||
+                             IsPolymorphicType(declared);
+        if (generic && may_print_setting_dependent(exprType(arg))) bad = true;
         i++;
     }
     ReleaseSysCache(tup);
@@ -76,8 +81,26 @@ bool prints_setting_dependent(FuncExpr *f) {
 // those stay canonical in the node sessions, so such a node must not run on a shard.
 bool node_depends_on_output_settings(Node *node) {
     switch (nodeTag(node)) {
-        case T_FuncExpr:
-            return prints_setting_dependent(reinterpret_cast<FuncExpr *>(node));
+        case T_FuncExpr: {
+            FuncExpr *f = reinterpret_cast<FuncExpr *>(node);
+            return prints_setting_dependent(f->funcid, f->args);
+        }
+        case T_OpExpr:
+        case T_DistinctExpr:
+        case T_NullIfExpr: {
+            OpExpr *o = reinterpret_cast<OpExpr *>(node);
+            set_opfuncid(o);
+            return prints_setting_dependent(o->opfuncid, o->args);
+        }
+        case T_Aggref: {
+            Aggref *a = reinterpret_cast<Aggref *>(node);
+            // An ordered-set aggregate declares its direct arguments first.
+            return prints_setting_dependent(a->aggfnoid, list_concat_copy(a->aggdirectargs, a->args));
+        }
+        case T_WindowFunc: {
+            WindowFunc *w = reinterpret_cast<WindowFunc *>(node);
+            return prints_setting_dependent(w->winfnoid, w->args);
+        }
         case T_CoerceViaIO: {
             CoerceViaIO *c = reinterpret_cast<CoerceViaIO *>(node);
             Oid in = exprType(reinterpret_cast<Node *>(c->arg));
@@ -164,6 +187,7 @@ bool ship_walker(Node *node, ShipContext *ctx) {
             OpExpr *o = reinterpret_cast<OpExpr *>(node);
             set_opfuncid(o);
             if (o->opretset || !builtin(o->opno) || !function_ok(o->opfuncid)) return true;
+            if (node_depends_on_output_settings(node)) return true;
             break;
         }
         case T_ScalarArrayOpExpr: {
@@ -201,6 +225,7 @@ bool ship_walker(Node *node, ShipContext *ctx) {
             Aggref *a = reinterpret_cast<Aggref *>(node);
             if (!ctx->allow_aggs || ctx->in_agg || a->agglevelsup != 0) return true;
             if (!builtin(a->aggfnoid) || !builtin(a->aggtype)) return true;
+            if (node_depends_on_output_settings(node)) return true;
             if (!sortclauses_ok(a->aggorder) || !sortclauses_ok(a->aggdistinct)) return true;
             ctx->in_agg = true;
             bool bad = ship_walker(reinterpret_cast<Node *>(a->aggdirectargs), ctx);
