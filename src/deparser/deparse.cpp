@@ -218,6 +218,39 @@ void repair_simple_case(CaseExpr *c) {
     c->arg = nullptr;
 }
 
+// An explicit COLLATE the tree still knows but ruleutils does not print: on a Param (a constant
+// sent as a parameter keeps its collation in paramcollid) and on a RelabelType (eval_const_expressions
+// folds "expr COLLATE x" into a RelabelType whose resultcollid is x, printed as a plain cast or not at
+// all). Printed as a CollateExpr, the shard compares and sorts with the collation the query named.
+// (A Const prints its own COLLATE.)
+Node *collate(Expr *arg, Oid coll) {
+    CollateExpr *c = makeNode(CollateExpr);
+    c->arg = arg;
+    c->collOid = coll;
+    c->location = -1;
+    return reinterpret_cast<Node *>(c);
+}
+
+Node *printable_collation(Node *node) {
+    if (IsA(node, Param)) {
+        Param *p = reinterpret_cast<Param *>(node);
+        if (OidIsValid(p->paramcollid) && p->paramcollid != get_typcollation(p->paramtype))
+            return collate(reinterpret_cast<Expr *>(p), p->paramcollid);
+    } else if (IsA(node, RelabelType)) {
+        RelabelType *r = reinterpret_cast<RelabelType *>(node);
+        const Oid from = exprCollation(reinterpret_cast<Node *>(r->arg));
+        if (OidIsValid(r->resultcollid) && r->resultcollid != from) {
+            const Oid coll = r->resultcollid;
+            if (r->resulttype == exprType(reinterpret_cast<Node *>(r->arg)) &&
+                r->resulttypmod == exprTypmod(reinterpret_cast<Node *>(r->arg)))
+                return collate(r->arg, coll);
+            r->resultcollid = from;  // the cast as such, then the collation on it
+            return collate(reinterpret_cast<Expr *>(r), coll);
+        }
+    }
+    return node;
+}
+
 Node *printable_mutator(Node *node, void *ctx) {
     if (!node) return nullptr;
     if (IsA(node, Query))
@@ -225,7 +258,7 @@ Node *printable_mutator(Node *node, void *ctx) {
                                                            reinterpret_cast<Node *(*)()>(printable_mutator), ctx, 0));
     Node *out = expression_tree_mutator(node, reinterpret_cast<Node *(*)()>(printable_mutator), ctx);
     if (IsA(out, CaseExpr) && reinterpret_cast<CaseExpr *>(out)->arg) repair_simple_case(reinterpret_cast<CaseExpr *>(out));
-    return out;
+    return printable_collation(out);
 }
 
 Query *printable_query(Query *q) {
