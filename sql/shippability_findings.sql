@@ -147,6 +147,25 @@ SET rollup.prepare_node_statements = off;
 SELECT compare($$SELECT count(*) FROM r WHERE w < 'm' COLLATE "und-x-icu"$$, 'sf_dist', 'sf_loc');
 RESET rollup.prepare_node_statements;
 
+-- F5. xml values are written to the shards as they are stored: xml's output (and send) function drops
+-- a plain version-1.0 declaration, which x::text on the shard would then lack. (Reading an xml value
+-- back through the coordinator still passes the node's xml_out: docs/limitations.md.)
+CREATE TABLE sf_dist.x (id int, x xml);
+SELECT create_distributed_table('sf_dist.x', 'id', 4);
+INSERT INTO sf_dist.x VALUES (1, '<?xml version="1.0"?><r a="1"/>'), (2, '<r/>');
+INSERT INTO sf_dist.x SELECT 3, '<?xml version="1.0"?><s/>'::xml;
+CREATE TABLE sf_loc.x (id int, x xml);
+INSERT INTO sf_loc.x VALUES (1, '<?xml version="1.0"?><r a="1"/>'), (2, '<r/>');
+INSERT INTO sf_loc.x SELECT 3, '<?xml version="1.0"?><s/>'::xml;
+SELECT compare($$SELECT x::text AS t, count(*) FROM x GROUP BY 1$$, 'sf_dist', 'sf_loc');
+COPY sf_dist.x FROM stdin;
+4	<?xml version="1.0"?><c/>
+\.
+COPY sf_loc.x FROM stdin;
+4	<?xml version="1.0"?><c/>
+\.
+SELECT compare($$SELECT x::text AS t, count(*) FROM x GROUP BY 1$$, 'sf_dist', 'sf_loc');
+
 DROP SCHEMA sf_dist CASCADE;
 DROP SCHEMA sf_loc CASCADE;
 DROP FUNCTION public.write_compare(text, text);

@@ -6,6 +6,7 @@
 
 #include "core/rollup_plan.hpp"
 
+#include "pg/node_values.hpp"
 #include "executor/modify_router.hpp"
 #include "rollup/invalidations.hpp"
 #include "executor/remote_exec.hpp"
@@ -155,12 +156,7 @@ void ShardRouter::ensure_columns() {
         Column col;
         col.att = i;
         Oid typid = att->atttypid;
-        pg::call([&] {
-            Oid func;
-            bool varlena;
-            getTypeOutputInfo(typid, &func, &varlena);
-            fmgr_info(func, &col.out);
-        });
+        pg::call([&] { fmgr_info(pg::node_output_function(typid), &col.out); });
         // Binary only for built-in types: a user type's OID (inside array or record values) differs
         // on the nodes.
         // A type without a send function makes the whole COPY text (checked, not caught: an error
@@ -173,12 +169,7 @@ void ShardRouter::ensure_columns() {
             return ok;
         });
         if (has_send) {
-            pg::call([&] {
-                Oid func;
-                bool varlena;
-                getTypeBinaryOutputInfo(typid, &func, &varlena);
-                fmgr_info(func, &col.send);
-            });
+            pg::call([&] { fmgr_info(pg::node_send_function(typid), &col.send); });
         } else {
             binary_ = false;
         }

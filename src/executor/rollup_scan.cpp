@@ -18,6 +18,7 @@
 #include "core/partial_agg.hpp"
 #include "core/task_batches.hpp"
 
+#include "pg/node_values.hpp"
 #include "connection/connection_pool.hpp"
 #include "executor/remote_exec.hpp"
 #include "executor/rollup_scan.hpp"
@@ -397,10 +398,7 @@ Node *parameterize_mutator(Node *node, ParamContext *ctx) {
         if (c->constisnull) {
             ex->params.emplace_back(std::nullopt);
         } else {
-            Oid out;
-            bool varlena;
-            getTypeOutputInfo(c->consttype, &out, &varlena);
-            char *text = OidOutputFunctionCall(out, c->constvalue);
+            char *text = OidOutputFunctionCall(pg::node_output_function(c->consttype), c->constvalue);
             ex->params.emplace_back(std::string(text));
         }
         ex->param_types.push_back(c->consttype);

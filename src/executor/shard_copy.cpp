@@ -3,6 +3,7 @@
 
 #include "core/rollup_plan.hpp"
 
+#include "pg/node_values.hpp"
 #include "executor/remote_exec.hpp"
 #include "executor/shard_copy.hpp"
 #include "transaction/remote_transaction.hpp"
@@ -47,12 +48,7 @@ ShardCopySink::ShardCopySink(const metadata::DistTable &table, TupleDesc desc)
         attnums_.push_back(i + 1);
         FmgrInfo f;
         Oid typid = att->atttypid;
-        pg::call([&] {
-            Oid func;
-            bool varlena;
-            getTypeOutputInfo(typid, &func, &varlena);
-            fmgr_info(func, &f);
-        });
+        pg::call([&] { fmgr_info(pg::node_output_function(typid), &f); });
         out_funcs_.push_back(f);
         if (!column_list_.empty()) column_list_ += ", ";
         column_list_ += pg::call([&] { return quote_identifier(NameStr(att->attname)); });

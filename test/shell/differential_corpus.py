@@ -1100,6 +1100,20 @@ def show(rows):
     return "\n      ".join(" | ".join(cell(v) for v in r) for r in rows[:SHOW]) or "-"
 
 
+XML_DECLARATION = '<?xml version="1.0"?>'
+
+
+def without_xml_declaration(out):
+    """out with a leading plain version-1.0 XML declaration dropped from every text value (the one
+    documented difference of xml values: docs/limitations.md)."""
+    def strip(v):
+        return v[len(XML_DECLARATION):] if isinstance(v, str) and v.startswith(XML_DECLARATION) else v
+    if out.rows is None:
+        return out
+    return Outcome(rows=[tuple(strip(v) for v in r) for r in out.rows], tag=out.tag, types=out.types,
+                   state=out.state, msg=out.msg)
+
+
 def describe(outs):
     if outs[-1].state:
         return "%s %s" % (outs[-1].state, outs[-1].msg)
@@ -1155,6 +1169,12 @@ def main():
                 if len(d) == len(l) and all(same(x, y, stmt["ordered"], stmt["approx"]) for x, y in zip(d, l)):
                     n["equal"] += 1
                     continue
+                if len(d) == len(l) and all(same(x, without_xml_declaration(y), stmt["ordered"], stmt["approx"])
+                                            for x, y in zip(d, l)):
+                    # docs/limitations.md: an xml value read through the coordinator has passed the
+                    # node's xml_out, which drops a plain version-1.0 declaration. Counted, not failed.
+                    n["xml_declaration"] += 1
+                    continue
                 n["different"] += 1
                 parts = []
                 for k, (x, y) in enumerate(zip(d, l)):
@@ -1192,8 +1212,10 @@ def main():
                 s.conn.close()
         totals.update(n)
         print("profile %-8s %d statements: %d compared (%d equal), %d different, %d failed on both sides alike, "
-              "%d refused on dist (0A000), %d dist-only errors, %d local-only errors; %.0f s" % (
+              "%d refused on dist (0A000), %d documented xml declaration differences, %d dist-only errors, "
+              "%d local-only errors; %.0f s" % (
                   profile, len(corpus), n["compared"], n["equal"], n["different"], n["both_error"], n["refused"],
+                  n["xml_declaration"],
                   n["dist_only_error"], n["loc_only_error"], time.time() - t0))
     if detail:
         detail.close()
