@@ -255,6 +255,7 @@ void add_agg_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *output_r
     // Group expressions, in groupClause order.
     List *group_exprs = NIL;
     List *eqops = NIL;
+    bool hashable = true;  // every group key hashes (the parser's element-aware test)
     bool has_dist_key = false;
     ListCell *lc;
     foreach (lc, parse->groupClause) {
@@ -264,6 +265,7 @@ void add_agg_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *output_r
         if (!OidIsValid(sgc->eqop)) return;
         group_exprs = pg::call([&] { return lappend(group_exprs, e); });
         eqops = pg::call([&] { return lappend_oid(eqops, sgc->eqop); });
+        hashable = hashable && sgc->hashable;
         Node *stripped = e;
         while (IsA(stripped, RelabelType)) stripped = reinterpret_cast<Node *>(reinterpret_cast<RelabelType *>(stripped)->arg);
         if (IsA(stripped, Var) && reinterpret_cast<Var *>(stripped)->varattno == t->dist_attnum)
@@ -287,16 +289,9 @@ void add_agg_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *output_r
     // The combine step groups the shards' rows in a hash table keyed by the group keys' equality:
     // a key type without hash support (bit, varbit, tsvector, ...) is grouped by PostgreSQL instead,
     // over the fetched rows (it sorts).
-    if (mode == select::Mode::PartialAgg) {
-        foreach (lc, eqops) {
-            const Oid eqop = lfirst_oid(lc);
-            if (!pg::call([&] {
-                    Oid lhs, rhs;
-                    return get_op_hash_functions(eqop, &lhs, &rhs);
-                }))
-                return;
-        }
-    }
+    // (An array's equality has a hash function whatever its element type: the parser's flag looks
+    // at the element too.)
+    if (mode == select::Mode::PartialAgg && !hashable) return;
     foreach (lc, tc.aggrefs) {
         Aggref *a = static_cast<Aggref *>(lfirst(lc));
         if (!select::is_shippable(reinterpret_cast<Node *>(a), rti, true)) return;

@@ -45,6 +45,9 @@ bool may_print_setting_dependent(Oid type) {
     type = getBaseType(type);  // a domain prints as its base type
     if (setting_dependent_output(type)) return true;
     if (type == RECORDOID || type_is_rowtype(type)) return true;
+    // A range (multirange) prints its bounds with the subtype's output function.
+    if (type_is_multirange(type)) return may_print_setting_dependent(get_multirange_range(type));
+    if (type_is_range(type)) return may_print_setting_dependent(get_range_subtype(type));
     Oid elem = get_element_type(type);
     return OidIsValid(elem) && may_print_setting_dependent(elem);
 }
@@ -58,6 +61,13 @@ bool prints_setting_dependent(Oid funcid, List *args) {
     HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
     if (!HeapTupleIsValid(tup)) return true;
     Form_pg_proc proc = (Form_pg_proc)GETSTRUCT(tup);
+    // Only a function that makes text of what it gets (a string, json, jsonb or xml result) prints
+    // its arguments: count("any"), array_agg, lag, array_append, array equality ... do not.
+    const Oid ret = proc->prorettype;
+    if (!(ret == JSONOID || ret == JSONBOID || ret == XMLOID || TypeCategory(getBaseType(ret)) == TYPCATEGORY_STRING)) {
+        ReleaseSysCache(tup);
+        return false;
+    }
     bool bad = false;
     int i = 0;
     ListCell *lc;
