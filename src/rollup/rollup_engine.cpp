@@ -806,6 +806,32 @@ ROLLUP_FUNCTION(rollup_create_rollup) {
                  "column \"" + o.first + "\" of target \"" + engine::rel_name(target) + "\" has type " + have +
                      ", but the rollup query computes " + want);
         }
+        // A run's INSERT converts on the shards, where DateStyle, IntervalStyle, extra_float_digits
+        // and bytea_output stay canonical: an assignment cast through text of such a value (a
+        // timestamp or a float into a text column, text into a date column) would store what
+        // PostgreSQL would not under the session's settings.
+        if (ty != from) {
+            const int32 typmod = pg::call([&] {
+                Oid t, c;
+                int32 m;
+                get_atttypetypmodcoll(target, a, &t, &m, &c);
+                return m;
+            });
+            const bool via_settings = pg::call([&] {
+                Node *probe = coerce_to_target_type(nullptr, reinterpret_cast<Node *>(makeNullConst(from, -1, InvalidOid)),
+                                                    from, ty, typmod, COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
+                return probe != nullptr && select::depends_on_output_settings(probe);
+            });
+            if (via_settings) {
+                std::string want = pg::call([&] { return std::string(format_type_be(from)); });
+                std::string have = pg::call([&] { return std::string(format_type_be(ty)); });
+                fail(sqlstate::feature_not_supported,
+                     "column \"" + o.first + "\" of target \"" + engine::rel_name(target) + "\" has type " + have +
+                         ": storing the rollup query's " + want + " there converts it through text, which depends on "
+                         "session settings",
+                     "", "Give the column the query's type, or convert in the query (to_char, to_date with a format).");
+            }
+        }
     }
     // Runs compare the target's key and bucket with the source's (the cells to replace): the
     // bucket is stored as timestamptz (a timestamp or a date would move with the time zone of
