@@ -679,7 +679,8 @@ bool statement_is_whole_transaction(int expected_depth) {
 
 void ensure_no_settings_dependence(const Query *q, const metadata::DistTable &t) {
     if (!select::depends_on_output_settings(reinterpret_cast<Node *>(const_cast<Query *>(q)))) return;
-    const std::string what = q->commandType == CMD_INSERT ? "INSERT ... ON CONFLICT DO UPDATE" : command_name(q->commandType);
+    const bool upsert = q->commandType == CMD_INSERT && q->onConflict && q->onConflict->action == ONCONFLICT_UPDATE;
+    const std::string what = upsert ? "INSERT ... ON CONFLICT DO UPDATE" : command_name(q->commandType);
     throw PgError(sqlstate::feature_not_supported,
                   what + " on distributed table \"" + t.relname +
                       "\" would compute on the shards a value that depends on DateStyle, IntervalStyle, "
