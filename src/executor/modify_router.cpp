@@ -161,7 +161,10 @@ void ShardRouter::ensure_columns() {
         // on the nodes.
         // A type without a send function makes the whole COPY text (checked, not caught: an error
         // may only be swallowed inside a subtransaction).
-        const bool has_send = binary_ && typid < FirstNormalObjectId && pg::call([&] {
+        // Nor for xml: a node's xml_recv reads the bytes in the encoding the value's own declaration
+        // names (UTF-8 without one), not the connection's; its text input ignores the declaration,
+        // as the coordinator's did.
+        const bool has_send = binary_ && typid < FirstNormalObjectId && typid != XMLOID && pg::call([&] {
             HeapTuple tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
             if (!HeapTupleIsValid(tup)) return false;
             const bool ok = OidIsValid(((Form_pg_type)GETSTRUCT(tup))->typsend);
