@@ -93,7 +93,21 @@ bool node_depends_on_output_settings(Node *node) {
     switch (nodeTag(node)) {
         case T_FuncExpr: {
             FuncExpr *f = reinterpret_cast<FuncExpr *>(node);
-            return prints_setting_dependent(f->funcid, f->args);
+            switch (f->funcid) {
+                // JSON into a record: each field is read with its column type's input function (a
+                // date under DateStyle, an interval under IntervalStyle, ...).
+                case F_JSON_POPULATE_RECORD:
+                case F_JSON_POPULATE_RECORDSET:
+                case F_JSONB_POPULATE_RECORD:
+                case F_JSONB_POPULATE_RECORDSET:
+                case F_JSON_TO_RECORD:
+                case F_JSON_TO_RECORDSET:
+                case F_JSONB_TO_RECORD:
+                case F_JSONB_TO_RECORDSET:
+                    return true;
+                default:
+                    return prints_setting_dependent(f->funcid, f->args);
+            }
         }
         case T_OpExpr:
         case T_DistinctExpr:
