@@ -96,6 +96,10 @@ void pre_commit() {
     const bool coordinator_changed = local_written || TransactionIdIsValid(GetTopTransactionIdIfAny());
     if (written.size() > 1 || (!written.empty() && coordinator_changed)) {
         TransactionId xid = pg::call([] { return GetTopTransactionId(); });
+        // Our commit record must be on disk before COMMIT PREPARED reaches any node (post-commit),
+        // also under synchronous_commit = off: a crash could otherwise lose our commit after a node
+        // committed its part.
+        pg::call([] { ForceSyncCommit(); });
         // Every PREPARE that was sent is waited for, even after another node failed: a node that did
         // prepare must be known as prepared, so that the abort rolls it back at once instead of
         // leaving it (and its row locks) to the next recovery. A connection that failed may have
@@ -422,8 +426,9 @@ int recover_prepared() {
     pg::SpiSession spi;
     for (const metadata::NodeInfo &n : metadata::nodes()) {
         // Records to forget if their prepared transaction is gone: read before the node's list, so
-        // that each of them was prepared before the list was taken (a record is written after its
-        // PREPARE); a record committed later may belong to a COMMIT PREPARED still on its way.
+        // that each of them was prepared before the list was taken (a record becomes visible only
+        // when its transaction commits, after its PREPARE); a record committed later may belong to
+        // a COMMIT PREPARED still on its way.
         auto recs = spi.query("SELECT gid FROM rollup.prepared_xact WHERE nodeid = $1",
                               {{INT4OID, std::to_string(n.nodeid)}}, false);
         std::vector<std::string> gids;
